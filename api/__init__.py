@@ -1,0 +1,1 @@
+"""The Flask service (issue 4)."""

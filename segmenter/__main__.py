@@ -1,0 +1,5 @@
+import sys
+
+from segmenter.cli import main
+
+sys.exit(main())

@@ -1,0 +1,45 @@
+"""Blocks: the units the classifier labels, with character offsets into the input.
+
+Plain text: a block is one non-blank line (what a WET extractor or a copy-paste gives).
+HTML: blocks come from the DOM (see ``segmenter.html``) and carry structural signals too.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# A single line longer than this is cut into several blocks, so one 5 MB line cannot make
+# a feature or a shingle step quadratic; real paragraphs are far shorter.
+MAX_BLOCK_CHARS = 20_000
+
+
+@dataclass(frozen=True)
+class Block:
+    """A text block. ``start``/``end`` index the input string as given (``text == input[start:end]``
+    for plain text; for HTML they span the element's source)."""
+
+    text: str
+    start: int
+    end: int
+    # Structural signals, only for HTML (None for plain text).
+    link_density: float | None = None
+    tag: str | None = None
+    tag_path: str | None = None
+    depth: int | None = None
+
+
+def text_blocks(text: str) -> list[Block]:
+    """Split plain text into line blocks, skipping blank lines, keeping exact offsets."""
+    blocks: list[Block] = []
+    pos = 0
+    for line in text.splitlines(keepends=True):
+        start, end = pos, pos + len(line)
+        pos = end
+        stripped = line.strip()
+        if not stripped:
+            continue
+        lead = len(line) - len(line.lstrip())
+        start += lead
+        for cut in range(0, len(stripped), MAX_BLOCK_CHARS):
+            piece = stripped[cut:cut + MAX_BLOCK_CHARS]
+            blocks.append(Block(piece, start + cut, start + cut + len(piece)))
+    return blocks
