@@ -25,6 +25,7 @@ class Block:
     tag: str | None = None
     tag_path: str | None = None
     depth: int | None = None
+    hints: str | None = None  # class/id words of the element and its ancestors, space-separated
 
 
 def text_blocks(text: str) -> list[Block]:
