@@ -1,0 +1,179 @@
+"""Per-block features: small functions of one block, of its neighbours, and of the page.
+
+The shape follows jusText: each block gets a few clear properties (length, punctuation, how much of
+it is link text), then context: the same properties of its neighbours and where it sits relative to
+the page's main text region. Nothing assumes English or whitespace tokenisation: tokens are ``\\w+``
+runs, and CJK runs count per character (their words are not space-separated).
+
+``BlockFeaturizer`` is a scikit-learn transformer: ``X`` is a list of pages, each a list of
+``Block``; it returns one feature dict per block, all pages concatenated (so the rows line up with
+``y`` from ``training.py``).
+"""
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from functools import lru_cache
+from importlib import resources
+
+from sklearn.base import BaseEstimator, TransformerMixin
+
+from segmenter.blocks import Block
+
+_WORD = re.compile(r"\w+")
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+_SENTENCE_END = re.compile(r"[.!?。！？](?:[\"'”’»)\]]*)(?:\s|$)")
+_TERMINAL = ".!?。！？:;\"'”’»)"
+_SEPARATORS = re.compile(r"[|•·»›/]")
+_URL = re.compile(r"https?://|www\.|@\w+\.\w+")
+_TIME_OR_DATE = re.compile(r"\b\d{1,2}:\d{2}\b|\b(?:19|20)\d{2}\b|\b\d{1,2}[./-]\d{1,2}[./-]\d{2,4}\b")
+
+# Neighbour offsets whose features are copied in, and the properties copied (the cheap, telling ones).
+NEIGHBOUR_OFFSETS = (-2, -1, 1, 2)
+NEIGHBOUR_KEYS = ("log_chars", "ends_terminal", "ends_ellipsis", "sentences", "title_case", "link_density",
+                  "cue")
+# A block of about this many tokens or more counts towards the main text region (see main_region).
+REGION_TOKENS = 12
+# Hint words (class/id of HTML ancestors) kept as features; others are too site-specific to learn from.
+HINT_WORDS = frozenset(
+    "article body content story text main post entry related teaser promo recommend more popular "
+    "trending nav menu header footer sidebar aside widget share social comment comments caption "
+    "byline author date time meta tag tags breadcrumb ad ads advert sponsor newsletter subscribe "
+    "title headline heading summary lead intro list item card grid rail module".split())
+
+
+@lru_cache(maxsize=1)
+def cue_words() -> frozenset[str]:
+    """The list-header vocabulary (``resources/cues.txt``), loaded once."""
+    text = resources.files("segmenter").joinpath("resources/cues.txt").read_text(encoding="utf-8")
+    return frozenset(w.strip() for w in text.splitlines() if w.strip() and not w.startswith("#"))
+
+
+def tokens(text: str) -> list[str]:
+    """Lower-cased word tokens; CJK runs are split into single characters."""
+    out: list[str] = []
+    for word in _WORD.findall(text.lower()):
+        if _CJK.search(word):
+            out.extend(word)
+        else:
+            out.append(word)
+    return out
+
+
+def text_features(text: str) -> dict[str, float]:
+    """Features of one block's text alone."""
+    n = len(text)
+    toks = tokens(text)
+    letters = sum(c.isalpha() for c in text)
+    upper = sum(c.isupper() for c in text)
+    digits = sum(c.isdigit() for c in text)
+    words = text.split()
+    capitalised = sum(w[:1].isupper() for w in words)
+    stripped = text.rstrip()
+    lowered = text.lower()
+    cue = sum(w in cue_words() for w in _WORD.findall(lowered)) if len(toks) <= 6 else 0
+    return {
+        "log_chars": math.log1p(n),
+        "log_tokens": math.log1p(len(toks)),
+        "alpha_ratio": letters / n if n else 0.0,
+        "digit_ratio": digits / n if n else 0.0,
+        "upper_ratio": upper / letters if letters else 0.0,
+        "title_case": capitalised / len(words) if words else 0.0,
+        "sentences": math.log1p(len(_SENTENCE_END.findall(text))),
+        "ends_terminal": float(stripped[-1:] in _TERMINAL) if stripped else 0.0,
+        "ends_ellipsis": float(stripped.endswith(("...", "…"))),
+        "separators": math.log1p(len(_SEPARATORS.findall(text))),
+        "has_url": float(bool(_URL.search(text))),
+        "date_like": float(bool(_TIME_OR_DATE.search(text))),
+        "copyright": float("©" in text or "copyright" in lowered),
+        "cue": float(cue),
+        "cjk": float(bool(_CJK.search(text))),
+    }
+
+
+def main_region(lengths: list[int]) -> tuple[int, int]:
+    """The contiguous run of blocks with the most long-block weight (Kadane's maximum subarray).
+
+    Long blocks score positive, short ones slightly negative, so a few short blocks inside the
+    article (subheadings, captions) do not split it. Returns (start, end) with end exclusive.
+    """
+    best, best_span, run, run_start = 0.0, (0, 0), 0.0, 0
+    for i, length in enumerate(lengths):
+        score = min(length / REGION_TOKENS, 5.0) - 0.6
+        if run <= 0:
+            run, run_start = score, i
+        else:
+            run += score
+        if run > best:
+            best, best_span = run, (run_start, i + 1)
+    return best_span
+
+
+def page_features(blocks: list[Block]) -> list[dict[str, float]]:
+    """Feature dicts for every block of one page, with neighbour and page context."""
+    own = [text_features(b.text) for b in blocks]
+    toks = [tokens(b.text) for b in blocks]
+    for feats, block in zip(own, blocks):
+        feats.update(_structure_features(block))
+    n = len(blocks)
+    start, end = main_region([len(t) for t in toks])
+    region_vocab = Counter(t for toks_i in toks[start:end] for t in set(toks_i))
+    counts = Counter(b.text for b in blocks)
+    max_chars = max((len(b.text) for b in blocks), default=1)
+    rows = []
+    for i, feats in enumerate(own):
+        row = dict(feats)
+        row["rel_pos"] = i / n
+        row["chars_vs_max"] = len(blocks[i].text) / max_chars
+        row["repeated"] = float(counts[blocks[i].text] > 1)
+        row["in_region"] = float(start <= i < end)
+        row["before_region"] = _clipped_log_distance(start - i) if i < start else 0.0
+        row["after_region"] = _clipped_log_distance(i - end + 1) if i >= end else 0.0
+        row["region_overlap"] = _overlap(toks[i], region_vocab, inside=start <= i < end)
+        for offset in NEIGHBOUR_OFFSETS:
+            j = i + offset
+            prefix = f"n{offset:+d}_"
+            if 0 <= j < n:
+                for key in NEIGHBOUR_KEYS:
+                    if key in own[j]:
+                        row[prefix + key] = own[j][key]
+            else:
+                row[prefix + "missing"] = 1.0
+        rows.append(row)
+    return rows
+
+
+def _structure_features(block: Block) -> dict[str, float]:
+    """HTML signals; plain-text blocks have none (DictVectorizer treats absent keys as 0)."""
+    if block.tag is None:
+        return {}
+    feats = {"is_html": 1.0, "link_density": block.link_density or 0.0, f"tag={block.tag}": 1.0,
+             "depth": math.log1p(block.depth or 0)}
+    for word in set((block.hints or "").split()) & HINT_WORDS:
+        feats[f"hint={word}"] = 1.0
+    return feats
+
+
+def _clipped_log_distance(distance: int) -> float:
+    return math.log1p(min(distance, 200))
+
+
+def _overlap(block_tokens: list[str], region_vocab: Counter, inside: bool) -> float:
+    """Share of a block's distinct tokens that recur in the main region (how a title relates to
+    its body). A block inside the region would match itself, so its own count is discounted."""
+    distinct = set(block_tokens)
+    if not distinct:
+        return 0.0
+    minimum = 2 if inside else 1
+    return sum(region_vocab[t] >= minimum for t in distinct) / len(distinct)
+
+
+class BlockFeaturizer(BaseEstimator, TransformerMixin):
+    """Pages (lists of Blocks) -> one feature dict per block, pages concatenated."""
+
+    def fit(self, X, y=None):  # noqa: N803 (scikit-learn's naming)
+        return self
+
+    def transform(self, X):  # noqa: N803
+        return [row for page in X for row in page_features(page)]
