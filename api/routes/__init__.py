@@ -1,0 +1,1 @@
+"""One blueprint per resource: segment, stories, dedup, health (with metrics and the OpenAPI document)."""

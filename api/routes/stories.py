@@ -1,0 +1,107 @@
+"""Stories: ingest a page into the persistent story store, read a story, list recent stories."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from api.errors import ApiError
+from api.inputs import optional_str, parse_flag, read_page
+from api.metrics import current_metrics
+from api.services import current_services, run_segmentation, story_index
+
+bp = Blueprint("stories", __name__, url_prefix="/v1")
+
+
+@bp.post("/stories")
+def ingest() -> Response:
+    """Segment the page (unless ``"segmented": false``), then add it to the story it belongs to.
+
+    Re-posting a url is idempotent: the document stays where it is and the reply is the same story.
+    """
+    from segmenter.dedup import Document
+
+    received = read_page(request)
+    fields = received.fields
+    url = received.page.url or optional_str(fields, "url")
+    if not url:
+        raise ApiError(400, "missing_field", "the field 'url' is required (a query parameter for raw bodies)")
+    title, text = _article(received.page, fields)
+    seen = _timestamp(fields.get("published"), "published") or _now()
+    doc = Document(id=url, text=text, url=url, source=optional_str(fields, "source"), title=title, seen=seen)
+    with current_services().store_lock:
+        result = story_index().add(doc)
+    metrics = current_metrics()
+    metrics.inc("segmenter_documents_ingested_total", ("new_story" if result.is_new else "joined_story",))
+    if result.is_new:
+        metrics.inc("segmenter_stories_created_total")
+    return jsonify({"story_id": result.story_id, "is_new": result.is_new,
+                    "similarity": result.similarity, "document_id": doc.id,
+                    "story": result.story.to_dict()})
+
+
+@bp.get("/stories/<story_id>")
+def get_story(story_id: str) -> Response:
+    """One story with all its members."""
+    with current_services().store_lock:
+        story = story_index().get(_story_key(story_id))
+    if story is None:
+        raise ApiError(404, "story_not_found", f"no story with id {story_id!r}")
+    return jsonify(story.to_dict())
+
+
+@bp.get("/stories")
+def list_stories() -> Response:
+    """Stories seen since ``since`` (ISO 8601), newest first, ``limit`` per page, paged by ``cursor``."""
+    since = _timestamp(request.args.get("since"), "since")
+    limit = _limit(request.args.get("limit"))
+    cursor = request.args.get("cursor") or None
+    with current_services().store_lock:
+        try:
+            stories, next_cursor = story_index().stories(since=since, limit=limit, cursor=cursor)
+        except ValueError as exc:  # a cursor the store did not make
+            raise ApiError(400, "invalid_cursor", str(exc)) from None
+    return jsonify({"stories": [s.to_dict() for s in stories], "next_cursor": next_cursor})
+
+
+def _article(page: Any, fields: dict[str, Any]) -> tuple[str | None, str]:
+    if not parse_flag(fields.get("segmented", True), "segmented", default=True):
+        return optional_str(fields, "title"), page.text
+    result = run_segmentation(page)
+    if not result.paragraphs:
+        raise ApiError(422, "no_article", "the page has no article body (it looks like an index page); "
+                       "send the article text with \"segmented\": false to ingest it as it is")
+    return result.title, result.body
+
+
+def _story_key(story_id: str) -> int | str:
+    return int(story_id) if story_id.isdigit() else story_id
+
+
+def _limit(value: str | None) -> int:
+    largest = current_app.config["STORIES_PAGE_LIMIT"]
+    if value is None:
+        return min(20, largest)
+    if not value.isdigit() or not 1 <= int(value) <= largest:
+        raise ApiError(400, "invalid_parameter", f"'limit' must be an integer in 1..{largest}")
+    return int(value)
+
+
+def _timestamp(value: Any, name: str) -> str | None:
+    """An ISO 8601 timestamp normalised to UTC (``...Z``); a date alone means its midnight UTC."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise ApiError(400, "invalid_field", f"{name!r} must be an ISO 8601 timestamp string")
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ApiError(400, "invalid_field", f"{name!r} is not an ISO 8601 timestamp: {value!r}") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,118 @@
+"""What the routes share inside one worker process: the loaded model and the story store.
+
+Both are opened once when the app is built (``init_app``), never per request: the model is loaded by
+segmenting a tiny page, and the SQLite story store is opened at the configured path. Every worker
+process opens its own store connection; the store itself (SQLite, with its locking) is what the
+workers share, as the design asks.
+"""
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Flask, current_app
+
+from api.deadline import DeadlineExceeded, call_with_deadline
+from api.errors import ApiError
+from api.metrics import current_metrics
+from segmenter import Page, Segmentation, segment
+
+log = logging.getLogger(__name__)
+
+WARM_UP_PAGE = "Warm-up\n\nThis short paragraph makes the segmenter load its model before any request."
+
+
+@dataclass
+class Services:
+    """The per-process resources of one app."""
+
+    model_ready: bool = False
+    model_error: str | None = None
+    store_path: str | None = None
+    index: Any = None  # segmenter.dedup.StoryIndex, when the store could be opened
+    store_error: str | None = None
+    # One lock per process around the store: a threaded server must not interleave two writers on
+    # one SQLite connection. Sync gunicorn workers never contend for it.
+    store_lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def current_services() -> Services:
+    """The services of the running app."""
+    return current_app.extensions["segmenter.services"]
+
+
+def run_segmentation(page: Page) -> Segmentation:
+    """Segment ``page`` within the configured time limit (``SEGMENT_TIMEOUT`` seconds)."""
+    limit = current_app.config.get("SEGMENT_TIMEOUT")
+    try:
+        return call_with_deadline(lambda: segment(page), limit)
+    except DeadlineExceeded:
+        current_metrics().inc("segmenter_segmentation_timeouts_total")
+        raise ApiError(422, "segmentation_timeout",
+                       f"segmenting this page took longer than the {limit} s limit") from None
+    except NotImplementedError as exc:
+        raise ApiError(501, "not_implemented", str(exc)) from None
+
+
+def story_index() -> Any:
+    """The open story index, or 503 when the store could not be opened."""
+    services = current_services()
+    if services.index is None:
+        raise ApiError(503, "store_unavailable", f"the story store is not available: {services.store_error}")
+    return services.index
+
+
+def store_writable(path: str | None, timeout: float = 1.0) -> tuple[bool, str]:
+    """Whether the SQLite store at ``path`` can take a write lock right now (nothing is written)."""
+    if not path:
+        return False, "no store path configured"
+    try:
+        conn = sqlite3.connect(path, timeout=timeout)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.rollback()
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        return False, f"store at {path} is not writable: {exc}"
+    return True, "ok"
+
+
+def _warm_up_model(services: Services) -> None:
+    try:
+        segment(WARM_UP_PAGE, "text")
+        services.model_ready = True
+    except Exception as exc:  # a broken model must not stop the process: /readyz reports it
+        log.exception("the segmentation model failed to load")
+        services.model_error = f"{type(exc).__name__}: {exc}"
+
+
+def _open_store(app: Flask, services: Services) -> None:
+    services.store_path = app.config["STORE_PATH"]
+    try:
+        from segmenter.dedup import StoryIndex
+
+        services.index = StoryIndex.open(services.store_path, dedup_config(app.config))
+    except Exception as exc:  # reported by /readyz and as 503 on the story endpoints
+        log.exception("the story store could not be opened")
+        services.store_error = f"{type(exc).__name__}: {exc}"
+
+
+def dedup_config(config: dict[str, Any]) -> Any:
+    """A DedupConfig from ``DEDUP_*`` settings, or None to use the store's own."""
+    from segmenter.dedup import DedupConfig
+
+    overrides = {key[len("DEDUP_"):].lower(): value for key, value in config.items()
+                 if key.startswith("DEDUP_") and value is not None}
+    return DedupConfig(**overrides) if overrides else None
+
+
+def init_app(app: Flask) -> None:
+    """Load the model and open the story store for this process."""
+    services = Services()
+    _warm_up_model(services)
+    _open_store(app, services)
+    app.extensions["segmenter.services"] = services
