@@ -48,6 +48,7 @@ FOLDER_EXTENSIONS = {".txt": TEXT, ".html": HTML, ".htm": HTML}
 JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz", ".json.gz")
 # How far into a file we look to tell WARC from JSONL when the name does not say.
 SNIFF_BYTES = 64
+ERROR_CHARS = 120  # of warcio's message quoted in a ReaderError
 # Remote inputs as cc-pyspark names them; opened through fsspec when it is installed.
 REMOTE_SCHEMES = ("s3://", "s3a://", "s3n://", "hdfs://", "gs://", "http://", "https://")
 
@@ -61,7 +62,8 @@ class Record:
     """One document of an input, before decoding: what every reader yields and the pipeline consumes.
 
     ``data`` is the payload as the input holds it (bytes for WARC/WET and files, str for JSONL);
-    ``content_type`` is ``"html"``, ``"text"`` or None (sniff); ``charset`` is the declared one, if any.
+    ``content_type`` is ``"html"``, ``"text"`` or None (sniff); ``mime`` the declared media type and
+    ``charset`` the declared charset, if any.
     """
 
     id: str
@@ -70,6 +72,7 @@ class Record:
     data: bytes | str | None
     url: str | None = None
     content_type: str | None = None
+    mime: str | None = None
     charset: str | None = None
     fetched: str | None = None
     record_type: str = "document"
@@ -105,14 +108,76 @@ def open_input(uri: str) -> IO[bytes]:
         raise ReaderError(f"{uri}: cannot open: {exc.strerror}") from exc
 
 
+class CutStreamError(ReaderError):
+    """The compressed stream ends early or is corrupt (a partial download, a cut fragment)."""
+
+
+class _GuardedGzip(io.RawIOBase):
+    """A gzip reader whose "stream cut short" error cannot be mistaken for a clean end.
+
+    warcio treats ``EOFError`` as the end of the archive, so a WARC cut inside a gzip member would
+    read as a shorter, valid file; turning it into ``CutStreamError`` makes the damage visible.
+    It is deliberately unbuffered: a buffered reader over it would drop the data of a read that
+    hits the cut, so the records before the cut would be lost with it.
+    """
+
+    def __init__(self, gz: gzip.GzipFile):
+        super().__init__()
+        self.gz = gz
+        self.head = b""  # bytes peeked at and not yet read
+
+    def readable(self) -> bool:
+        return True
+
+    def peek(self, size: int = 1) -> bytes:
+        """The next ``size`` bytes (or fewer at the end) without consuming them."""
+        while len(self.head) < size:
+            chunk = self._read_gzip(size - len(self.head))
+            if not chunk:
+                break
+            self.head += chunk
+        return self.head
+
+    def readinto(self, buffer) -> int:
+        if self.head:
+            count = min(len(buffer), len(self.head))
+            buffer[:count] = self.head[:count]
+            self.head = self.head[count:]
+            return count
+        chunk = self._read_gzip(len(buffer))
+        buffer[:len(chunk)] = chunk
+        return len(chunk)
+
+    def _read_gzip(self, size: int) -> bytes:
+        try:
+            return self.gz.read(size)  # returns what it has before raising on a later call
+        except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+            raise CutStreamError(f"compressed stream is cut short or corrupt ({exc})") from exc
+
+    def close(self) -> None:
+        self.gz.close()
+        super().close()
+
+
 def decompressed(raw: IO[bytes]) -> IO[bytes]:
-    """The stream itself, or a reader of its gzip content (one member or many, sniffed by magic)."""
-    if isinstance(raw, gzip.GzipFile):
+    """A peekable reader of the stream, or of its gzip content (one member or many, by magic bytes)."""
+    if isinstance(raw, _GuardedGzip):
         return raw
-    buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[arg-type]
+    buffered = raw if hasattr(raw, "peek") else io.BufferedReader(raw)  # type: ignore[arg-type]
     if buffered.peek(2)[:2] == GZIP_MAGIC:
-        return gzip.GzipFile(fileobj=buffered, mode="rb")  # type: ignore[return-value]
+        return _GuardedGzip(gzip.GzipFile(fileobj=buffered, mode="rb"))
     return buffered
+
+
+def _lines(stream: IO[bytes], chunk_size: int = 1 << 16) -> Iterator[bytes]:
+    """The lines of a binary stream, read in chunks (a line is yielded before a later chunk fails)."""
+    rest = b""
+    while chunk := stream.read(chunk_size):
+        lines = (rest + chunk).split(b"\n")
+        rest = lines.pop()
+        yield from lines
+    if rest:
+        yield rest
 
 
 # ---------------------------------------------------------------------------------------------
@@ -129,11 +194,13 @@ def read_warc(stream: IO[bytes], source: str) -> Iterator[Record]:
             yield _warc_document(warc_record, source, ordinal)
             ordinal += 1
     except ArchiveLoadFailed as exc:
-        where = "does not start with a WARC record" if ordinal == 0 else f"is damaged after record {ordinal}"
-        raise ReaderError(f"{source}: {where}: {_first_line(str(exc))}") from exc
-    except (EOFError, zlib.error, gzip.BadGzipFile, OSError) as exc:
-        raise ReaderError(f"{source}: compressed stream is cut or corrupt after record {ordinal}: "
-                          f"{exc}") from exc
+        if ordinal == 0:
+            raise ReaderError(f"{source}: not a WARC/WET file, or a fragment without its first record "
+                              f"header (it must start with 'WARC/'): {_first_line(str(exc))}") from exc
+        raise ReaderError(f"{source}: damaged after record {ordinal}: {_first_line(str(exc))}") from exc
+    except CutStreamError as exc:
+        # warcio reads ahead (16 KB), so the last complete records before a cut can go with it.
+        raise ReaderError(f"{source}: {exc}; {ordinal} records were read before it") from exc
 
 
 def _warc_document(warc_record, source: str, ordinal: int) -> Record:
@@ -158,6 +225,7 @@ def _warc_document(warc_record, source: str, ordinal: int) -> Record:
         data=None if rec_type == "revisit" else data,
         url=headers.get_header("WARC-Target-URI"),
         content_type=_page_kind(declared, rec_type),
+        mime=(declared or "").split(";")[0].strip().lower() or None,
         charset=charset_from_content_type(declared),
         fetched=headers.get_header("WARC-Date"),
         record_type=rec_type, http_status=status,
@@ -191,14 +259,13 @@ def read_jsonl(stream: IO[bytes], source: str) -> Iterator[Record]:
     """
     ordinal = 0
     try:
-        for lineno, line in enumerate(decompressed(stream), 1):
+        for lineno, line in enumerate(_lines(decompressed(stream)), 1):
             if not line.strip():
                 continue
             yield _jsonl_document(line, source, ordinal, lineno)
             ordinal += 1
-    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
-        raise ReaderError(f"{source}: compressed stream is cut or corrupt after record {ordinal}: "
-                          f"{exc}") from exc
+    except CutStreamError as exc:
+        raise ReaderError(f"{source}: {exc}, after record {ordinal}") from exc
 
 
 def _jsonl_document(line: bytes, source: str, ordinal: int, lineno: int) -> Record:
@@ -272,13 +339,15 @@ def _looks_like_jsonl(uri: str, stream: IO[bytes]) -> bool:
         return True
     if ".warc" in name or ".wet" in name or ".wat" in name or ".arc" in name:
         return False
-    head = stream.peek(SNIFF_BYTES)[:SNIFF_BYTES] if hasattr(stream, "peek") else b""
+    head = stream.peek(SNIFF_BYTES)[:SNIFF_BYTES]  # type: ignore[attr-defined]
     return head.lstrip().startswith(b"{")
 
 
 def _first_line(message: str) -> str:
+    """warcio's message, shortened: it quotes the whole first line, which can be a page of text."""
     lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
-    return " ".join(lines[:2])[:300] if lines else "unknown format"
+    text = " ".join(lines[:2]) if lines else "unknown format"
+    return text if len(text) <= ERROR_CHARS else text[:ERROR_CHARS] + "..."
 
 
 def _int_or_none(value: str | None) -> int | None:

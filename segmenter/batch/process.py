@@ -1,0 +1,120 @@
+"""The pure middle of every batch job: one ``Record`` in, one output row out.
+
+``process_record`` is the function the local pipeline's workers and the Spark job's ``mapPartitions``
+both call, so that the two give identical articles. A row is a plain JSON-ready dict:
+
+    id, url, source, ordinal, status ("ok" | "skipped" | "failed"), reason, kind, title, body,
+    teasers [{headline, blurb}], story_id (filled in by the dedup stage), and, when dedup is on,
+    ``signature`` (the MinHash of the body, base64; dropped from the final output).
+
+Status rules: a record is *skipped* when there is nothing to segment (revisit, truncated, empty,
+HTTP status not 2xx, a payload that is neither HTML nor text); *failed* when segmentation raised
+or ran over the per-document time limit; else *ok* (an index page with no body is ok, with no story).
+"""
+from __future__ import annotations
+
+import base64
+import signal
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+
+from segmenter.batch.readers import Record
+from segmenter.engine import segment
+from segmenter.page import Page
+
+OK, SKIPPED, FAILED = "ok", "skipped", "failed"
+# Rows keep at most this much of an error message: enough to group failures, never a whole page.
+MAX_REASON_CHARS = 200
+
+
+class DocumentTimeout(Exception):
+    """One document ran over the per-document time limit."""
+
+
+@contextmanager
+def time_limit(seconds: float | None) -> Iterator[None]:
+    """Raise DocumentTimeout in the block after ``seconds`` (SIGALRM; main thread only, else no limit).
+
+    A signal is the one way to stop pure-Python work from outside without a thread per document;
+    it interrupts between bytecodes, so a long call inside a C extension ends when it returns.
+    """
+    if not seconds or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_alarm(signum, frame):
+        raise DocumentTimeout(f"over the {seconds:g}s time limit")
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def skip_reason(record: Record) -> str | None:
+    """Why a record has nothing to segment, or None when it has."""
+    if record.truncated:
+        return "truncated record" if record.data is not None else "unreadable record"
+    if record.record_type == "revisit":
+        return f"revisit of {record.refers_to or record.url}"
+    if record.http_status is not None and not 200 <= record.http_status < 300:
+        return f"http status {record.http_status}"
+    if record.mime and record.content_type is None:
+        return f"unsupported content type {record.mime}"
+    if not record.data or not (record.data.strip() if isinstance(record.data, (str, bytes)) else True):
+        return "empty payload"
+    return None
+
+
+def base_row(record: Record) -> dict:
+    """The fields every row has, whatever became of the record."""
+    return {"id": record.id, "url": record.url, "source": record.source, "ordinal": record.ordinal,
+            "status": None, "reason": None, "kind": None, "title": None, "body": None,
+            "teasers": [], "story_id": None}
+
+
+def process_record(record: Record, signer=None, timeout: float | None = None) -> dict:
+    """Segment one record (and sign its body when ``signer`` is given) into an output row.
+
+    ``signer(text) -> bytes | None`` is the dedup stage's signature function (see ``stories``);
+    ``timeout`` is the per-document limit in seconds. Never raises for a bad document.
+    """
+    row = base_row(record)
+    reason = skip_reason(record)
+    if reason:
+        row.update(status=SKIPPED, reason=reason)
+        return row
+    try:
+        with time_limit(timeout):
+            page = Page.from_input(record.data, record.content_type, record.charset, record.url,
+                                   record.source, record.fetched)
+            result = segment(page).to_dict(include_blocks=False)
+            signature = signer(result["body"]) if signer and result["body"] else None
+    except DocumentTimeout as exc:
+        row.update(status=FAILED, reason=str(exc))
+        return row
+    except Exception as exc:  # noqa: BLE001 - one bad page must not end a batch; the row says why
+        row.update(status=FAILED, reason=f"{type(exc).__name__}: {exc}"[:MAX_REASON_CHARS])
+        return row
+    row.update(status=OK, kind=result["kind"], title=result["title"], body=result["body"],
+               teasers=result["teasers"])
+    if signature is not None:
+        row["signature"] = base64.b64encode(signature).decode("ascii")
+    return row
+
+
+def process_records(records: Iterable[Record], signer=None, timeout: float | None = None) -> Iterator[dict]:
+    """``process_record`` over a stream (what a Spark partition or a worker batch runs)."""
+    for record in records:
+        yield process_record(record, signer, timeout)
+
+
+def timed(func, *args) -> tuple[object, float]:
+    """``func(*args)`` and the seconds it took."""
+    start = time.perf_counter()
+    return func(*args), time.perf_counter() - start

@@ -1,0 +1,1 @@
+"""Stories for batch jobs (placeholder until segmenter.dedup lands)."""
