@@ -1,0 +1,143 @@
+"""Bulk MinHash signatures, bit-identical to datasketch's.
+
+``signatures(texts, config)`` returns a ``(len(texts), num_perm)`` array whose row ``i`` equals
+``datasketch.MinHash(num_perm, seed, hashfunc, scheme).update_batch(shingles(texts[i]))
+.hashvalues`` where ``hashfunc`` is ``shingle_hash32`` (``hash="fast"``) or datasketch's default
+``sha1_hash32`` (``hash="sha1"``), and ``scheme`` is datasketch 2's default ``"affine32"`` (the
+MurmurHash3 finaliser, then ``a * h + b`` mod 2**32) or ``"legacy"`` (datasketch 1.x:
+``(a * h + b) mod (2**61 - 1)``, low 32 bits). The permutation parameters are drawn exactly as
+datasketch draws them from ``np.random.RandomState(seed)``.
+
+Speed comes from doing every step for a whole batch of texts in numpy: shingle hashes (see
+``shingles.shingle_hashes``), the permutations in cache-sized blocks of shingles, and the
+per-text minimum with ``np.minimum.reduceat``. ``to_minhash`` turns a row into a datasketch
+``LeanMinHash``; ``jaccard`` and ``containment`` are the estimates used for verification.
+
+Pure functions of (texts, config): the Spark job calls ``signatures`` on each partition.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import struct
+from collections.abc import Sequence
+
+import numpy as np
+
+from .config import DedupConfig
+from .shingles import shingle_hashes, shingles
+
+MERSENNE_PRIME = (1 << 61) - 1
+MAX_HASH = (1 << 32) - 1
+_BLOCK_ROWS = 2048  # shingles per permutation block: 2048 x 128 x 4 bytes stays in L2 cache
+
+
+@functools.lru_cache(maxsize=16)
+def permutations(num_perm: int, seed: int, scheme: str) -> tuple[np.ndarray, np.ndarray]:
+    """The (a, b) permutation parameters datasketch's ``MinHash`` draws for this seed and scheme."""
+    gen = np.random.RandomState(seed)
+    if scheme == "legacy":
+        pairs = [(gen.randint(1, MERSENNE_PRIME, dtype=np.uint64),
+                  gen.randint(0, MERSENNE_PRIME, dtype=np.uint64)) for _ in range(num_perm)]
+        a, b = np.array(pairs, dtype=np.uint64).T
+        return a.copy(), b.copy()
+    a = gen.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = gen.randint(0, 1 << 32, num_perm, dtype=np.uint32)
+    return a, b
+
+
+def fmix32(values: np.ndarray) -> np.ndarray:
+    """MurmurHash3 32-bit finaliser (datasketch applies it before the affine32 permutations)."""
+    values = values ^ (values >> np.uint32(16))
+    values = values * np.uint32(0x85EBCA6B)
+    values = values ^ (values >> np.uint32(13))
+    values = values * np.uint32(0xC2B2AE35)
+    return values ^ (values >> np.uint32(16))
+
+
+def sha1_hash32(data: bytes) -> int:
+    """datasketch's default hash: the first 4 bytes of SHA-1, little endian."""
+    return struct.unpack("<I", hashlib.sha1(data).digest()[:4])[0]
+
+
+def _sha1_shingle_hashes(texts: Sequence[str], ngram: int) -> tuple[np.ndarray, np.ndarray]:
+    per_text = [[sha1_hash32(s.encode("utf-8", "surrogatepass")) for s in shingles(t, ngram)] for t in texts]
+    counts = [len(h) for h in per_text]
+    flat = np.fromiter((h for hs in per_text for h in hs), dtype=np.uint32, count=sum(counts))
+    return flat, np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
+
+
+def hash_texts(texts: Sequence[str], config: DedupConfig) -> tuple[np.ndarray, np.ndarray]:
+    """(shingle hashes, offsets) of ``texts`` with the config's hash function."""
+    if config.hash == "sha1":
+        return _sha1_shingle_hashes(texts, config.ngram)
+    return shingle_hashes(texts, config.ngram)
+
+
+def _permuted_block(hashes: np.ndarray, config: DedupConfig) -> np.ndarray:
+    """(num_perm, len(hashes)) permuted values. Permutations on the first axis: the per-text
+    minimum then runs over contiguous memory, about 8x faster than the transposed layout."""
+    a, b = permutations(config.num_perm, config.seed, config.scheme)
+    if config.scheme == "legacy":
+        with np.errstate(over="ignore"):
+            product = a[:, None] * hashes.astype(np.uint64)[None, :] + b[:, None]
+        return (product % np.uint64(MERSENNE_PRIME)).astype(np.uint32)
+    out = np.multiply(a[:, None], fmix32(hashes)[None, :])
+    out += b[:, None]
+    return out
+
+
+def signatures_from_hashes(hashes: np.ndarray, offsets: np.ndarray, config: DedupConfig) -> np.ndarray:
+    """Min over each text's shingles of every permutation; a text with no shingle gets MAX_HASH."""
+    count = len(offsets) - 1
+    out = np.full((count, config.num_perm), MAX_HASH, dtype=np.uint32)
+    docs = np.flatnonzero(np.diff(offsets) > 0)
+    start = 0
+    while start < len(docs):  # blocks of whole texts, about _BLOCK_ROWS shingles each
+        stop = int(np.searchsorted(offsets[docs + 1], offsets[docs[start]] + _BLOCK_ROWS, "right"))
+        stop = max(stop, start + 1)
+        block_docs = docs[start:stop]
+        lo, hi = offsets[block_docs[0]], offsets[block_docs[-1] + 1]
+        permuted = _permuted_block(hashes[lo:hi], config)
+        out[block_docs] = np.minimum.reduceat(permuted, offsets[block_docs] - lo, axis=1).T
+        start = stop
+    return out
+
+
+def signatures(texts: Sequence[str], config: DedupConfig) -> np.ndarray:
+    """MinHash signatures of many texts at once: ``(len(texts), num_perm)`` uint32."""
+    hashes, offsets = hash_texts(texts, config)
+    return signatures_from_hashes(hashes, offsets, config)
+
+
+def signatures_and_sizes(texts: Sequence[str], config: DedupConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Signatures and the number of shingles of each text (used by the containment estimate)."""
+    hashes, offsets = hash_texts(texts, config)
+    return signatures_from_hashes(hashes, offsets, config), np.diff(offsets)
+
+
+def to_minhash(signature: np.ndarray, config: DedupConfig):
+    """A datasketch ``LeanMinHash`` holding ``signature`` (usable with ``MinHashLSH`` etc.)."""
+    from datasketch import LeanMinHash
+
+    values = signature.astype(np.uint64 if config.scheme == "legacy" else np.uint32)
+    try:
+        return LeanMinHash(seed=config.seed, hashvalues=values, scheme=config.scheme)
+    except TypeError:  # datasketch < 2: one (legacy) scheme, no ``scheme`` argument
+        return LeanMinHash(seed=config.seed, hashvalues=values)
+
+
+def jaccard(sig_a: np.ndarray, sig_b: np.ndarray) -> np.ndarray | float:
+    """Estimated Jaccard: the share of equal positions (rows of 2-D arrays are compared)."""
+    return np.mean(sig_a == sig_b, axis=-1)
+
+
+def containment(similarity: np.ndarray | float, size_a, size_b) -> np.ndarray | float:
+    """Estimated share of the smaller set inside the bigger one, from Jaccard and set sizes.
+
+    |A n B| = J / (1 + J) * (|A| + |B|), divided by min(|A|, |B|); clipped to [0, 1].
+    """
+    size_a, size_b = np.asarray(size_a, float), np.asarray(size_b, float)
+    inter = similarity / (1.0 + similarity) * (size_a + size_b)
+    smaller = np.maximum(np.minimum(size_a, size_b), 1.0)
+    return np.clip(inter / smaller, 0.0, 1.0)
