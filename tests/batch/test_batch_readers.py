@@ -166,7 +166,8 @@ def test_jsonl_text_html_ids_and_bad_lines(tmp_path):
     path.write_bytes(gzip.compress("\n".join(lines).encode()))
     records = list(read_input(str(path)))
     assert [(r.id, r.content_type, r.truncated) for r in records] == [
-        ("a", "text", False), (f"{path}#1", None, True), (f"{path}#2", "html", False), (f"{path}#3", None, True)]
+        ("a", "text", False), (f"{path}#1", None, True), (f"{path}#2", "html", False),
+        (f"{path}#3", None, True)]
     assert records[2].data == "<p>Hi</p>" and records[0].url == "https://x/a"
 
 
