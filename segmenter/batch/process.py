@@ -5,7 +5,8 @@ both call, so that the two give identical articles. A row is a plain JSON-ready 
 
     id, url, source, ordinal, status ("ok" | "skipped" | "failed"), reason, kind, title, body,
     teasers [{headline, blurb}], story_id (filled in by the dedup stage), and, when dedup is on,
-    ``signature`` (the MinHash of the body, base64; dropped from the final output).
+    ``signature`` (the MinHash of the body, base64) and ``shingles`` (its shingle count), both
+    dropped from the final output.
 
 Status rules: a record is *skipped* when there is nothing to segment (revisit, truncated, empty,
 HTTP status not 2xx, a payload that is neither HTML nor text); *failed* when segmentation raised
@@ -16,7 +17,6 @@ from __future__ import annotations
 import base64
 import signal
 import threading
-import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
@@ -81,7 +81,8 @@ def base_row(record: Record) -> dict:
 def process_record(record: Record, signer=None, timeout: float | None = None) -> dict:
     """Segment one record (and sign its body when ``signer`` is given) into an output row.
 
-    ``signer(text) -> bytes | None`` is the dedup stage's signature function (see ``stories``);
+    ``signer(text) -> (signature bytes, shingle count)`` is the dedup stage's signature function
+    (``stories.Signer``);
     ``timeout`` is the per-document limit in seconds. Never raises for a bad document.
     """
     row = base_row(record)
@@ -104,7 +105,8 @@ def process_record(record: Record, signer=None, timeout: float | None = None) ->
     row.update(status=OK, kind=result["kind"], title=result["title"], body=result["body"],
                teasers=result["teasers"])
     if signature is not None:
-        row["signature"] = base64.b64encode(signature).decode("ascii")
+        row["signature"] = base64.b64encode(signature[0]).decode("ascii")
+        row["shingles"] = signature[1]
     return row
 
 
@@ -112,9 +114,3 @@ def process_records(records: Iterable[Record], signer=None, timeout: float | Non
     """``process_record`` over a stream (what a Spark partition or a worker batch runs)."""
     for record in records:
         yield process_record(record, signer, timeout)
-
-
-def timed(func, *args) -> tuple[object, float]:
-    """``func(*args)`` and the seconds it took."""
-    start = time.perf_counter()
-    return func(*args), time.perf_counter() - start

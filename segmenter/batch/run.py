@@ -135,6 +135,9 @@ def run(inputs: Iterable[str], out_dir: str, dedup: bool = False, workers: int =
     config = RunConfig(tuple(inputs), dedup, timeout, stories.config_dict() if dedup else None)
     if not config.inputs:
         raise RunError("no inputs given")
+    repeated = [uri for uri, count in Counter(config.inputs).items() if count > 1]
+    if repeated:  # record ids are "<input>#<ordinal>": an input given twice would repeat them
+        raise RunError(f"input given more than once: {repeated[0]}")
     os.makedirs(out_dir, exist_ok=True)
     summary_path = os.path.join(out_dir, SUMMARY_FILE)
     _check_same_run(out_dir, config)
@@ -275,11 +278,12 @@ def write_articles(out_dir: str, dedup: bool) -> None:
     target = os.path.join(out_dir, ARTICLES_FILE)
     lookup = stories.StoryLookup(out_dir) if dedup else None
     with open(source, encoding="utf-8") as rows, open(target + ".tmp", "w", encoding="utf-8") as out:
-        for line in rows:
+        for order, line in enumerate(rows):
             row = json.loads(line)
-            row.pop("signature", None)
             if lookup is not None:
-                row["story_id"] = lookup.story_of(row["id"])
+                row["story_id"] = lookup.story_of(order, row)
+            row.pop("signature", None)
+            row.pop("shingles", None)
             out.write(json.dumps(row, ensure_ascii=False) + "\n")
     if lookup is not None:
         lookup.close()
