@@ -43,6 +43,7 @@ from segmenter.page import HTML, TEXT, charset_from_content_type
 log = logging.getLogger(__name__)
 
 GZIP_MAGIC = b"\x1f\x8b"
+ARCHIVE_STARTS = (b"WARC/", b"filedesc://")  # a WARC record, or the header record of an ARC file
 WARC_DOCUMENT_TYPES = ("response", "conversion", "resource", "revisit")
 FOLDER_EXTENSIONS = {".txt": TEXT, ".html": HTML, ".htm": HTML}
 JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz", ".json.gz")
@@ -186,9 +187,16 @@ def _lines(stream: IO[bytes], chunk_size: int = 1 << 16) -> Iterator[bytes]:
 
 def read_warc(stream: IO[bytes], source: str) -> Iterator[Record]:
     """Yield the document records of a WARC, WET or WAT stream (plain or gzipped, any member layout)."""
+    stream = decompressed(stream)
+    head = stream.peek(SNIFF_BYTES)[:SNIFF_BYTES].lstrip()  # type: ignore[attr-defined]
+    if head and not head.startswith(ARCHIVE_STARTS):
+        # warcio would take any line of five words for an ARC header and read garbage as records
+        start = head[:40].decode("utf-8", "replace")
+        raise ReaderError(f"{source}: not a WARC/WET file, or a fragment without its first record "
+                          f"header (it must start with 'WARC/'): starts with {start!r}")
     ordinal = 0
     try:
-        for warc_record in ArchiveIterator(decompressed(stream)):
+        for warc_record in ArchiveIterator(stream):
             if warc_record.rec_type not in WARC_DOCUMENT_TYPES:
                 continue
             yield _warc_document(warc_record, source, ordinal)

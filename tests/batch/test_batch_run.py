@@ -1,0 +1,170 @@
+"""The local pipeline: statuses, summary, output, resume (including a real kill -9), stories."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from batch_paths import CRAWL, REPO, needs_shared
+
+from segmenter.batch.run import ARTICLES_FILE, RECORDS_FILE, SUMMARY_FILE, RunError, run
+from segmenter.cli import main as cli_main
+
+OUTPUT_FIELDS = {"id", "url", "source", "ordinal", "status", "reason", "kind", "title", "body", "teasers",
+                 "story_id"}
+
+
+def read_rows(out: Path) -> list[dict]:
+    with open(out / ARTICLES_FILE, encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle]
+
+
+def line_count(path: Path) -> int:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read().count(b"\n")
+    except FileNotFoundError:
+        return 0
+
+
+def test_run_tiny_fixtures_statuses_and_summary(tmp_path, tiny_warc, tiny_wet):
+    summary = run([tiny_warc, tiny_wet], str(tmp_path), timeout=10)
+    rows = read_rows(tmp_path)
+    assert len(rows) == summary.read == 8
+    assert all(set(row) == OUTPUT_FIELDS for row in rows)
+    statuses = [row["status"] for row in rows]
+    assert statuses[2:5] == ["skipped", "skipped", "skipped"]  # 404, image, revisit
+    assert summary.skipped == 3 and summary.kept + summary.failed == 5
+    assert statuses[5:] == ["ok", "ok", "ok"]  # WET text
+    assert rows[5]["body"] and rows[5]["url"] == "https://news.example/wet/0"
+    saved = json.loads((tmp_path / SUMMARY_FILE).read_text())
+    assert saved["read"] == 8 and saved["skipped"] == 3
+
+
+def test_rerun_of_a_finished_run_does_nothing_and_other_options_are_refused(tmp_path, tiny_wet):
+    first = run([tiny_wet], str(tmp_path))
+    before = (tmp_path / ARTICLES_FILE).read_bytes()
+    again = run([tiny_wet], str(tmp_path))
+    assert again.read == first.read and (tmp_path / ARTICLES_FILE).read_bytes() == before
+    with pytest.raises(RunError, match="different run"):
+        run([tiny_wet], str(tmp_path), dedup=True)
+
+
+def test_same_input_twice_is_refused(tmp_path, tiny_wet):
+    with pytest.raises(RunError, match="more than once"):
+        run([tiny_wet, tiny_wet], str(tmp_path))
+
+
+def test_resume_after_a_half_written_line_gives_the_same_output(tmp_path, tiny_warc, tiny_wet):
+    clean, cut = tmp_path / "clean", tmp_path / "cut"
+    run([tiny_warc, tiny_wet], str(clean), dedup=True)
+    run([tiny_warc, tiny_wet], str(cut), dedup=True)
+    # what a kill in the middle of a write leaves: 3 whole lines and half of the 4th, no output yet
+    records = (cut / RECORDS_FILE).read_bytes()
+    lines = records.split(b"\n")
+    (cut / RECORDS_FILE).write_bytes(b"\n".join(lines[:3]) + b"\n" + lines[3][:40])
+    (cut / ARTICLES_FILE).unlink()
+    (cut / SUMMARY_FILE).unlink()
+    summary = run([tiny_warc, tiny_wet], str(cut), dedup=True)
+    assert summary.resumed_from == 3 and summary.read == 8
+    assert (cut / ARTICLES_FILE).read_bytes() == (clean / ARTICLES_FILE).read_bytes()
+
+
+def test_broken_inputs_are_counted_not_fatal(tmp_path, tiny_wet):
+    bad = tmp_path / "bad.warc"
+    bad.write_text("this is not a WARC file\n")
+    summary = run([str(bad), tiny_wet], str(tmp_path / "out"))
+    assert summary.read == 3 and len(summary.input_errors) == 1 and "bad.warc" in summary.input_errors[0]
+
+
+def test_time_limit_fails_only_the_slow_document(tmp_path, monkeypatch):
+    import segmenter.batch.process as process
+
+    real = process.segment
+
+    def slow_on_marker(page, content_type=None):
+        if "SLOW" in page.text:
+            time.sleep(5)
+        return real(page, content_type)
+
+    monkeypatch.setattr(process, "segment", slow_on_marker)  # a pathological page, not the engine
+    path = tmp_path / "in.jsonl"
+    path.write_text("\n".join(json.dumps({"id": str(i), "text": f"Title {i}\n\n" + "word " * 40})
+                              for i in range(3)) + "\n" + json.dumps({"id": "x", "text": "SLOW page"}) + "\n")
+    started = time.monotonic()
+    summary = run([str(path)], str(tmp_path / "out"), timeout=0.5)
+    assert time.monotonic() - started < 4
+    rows = read_rows(tmp_path / "out")
+    assert [r["status"] for r in rows] == ["ok", "ok", "ok", "failed"]
+    assert "time limit" in rows[3]["reason"] and summary.failed == 1
+
+
+def test_cli_run_prints_a_summary(tmp_path, tiny_wet, capsys):
+    assert cli_main(["run", tiny_wet, "--out", str(tmp_path), "--workers", "2"]) == 0
+    err = capsys.readouterr().err
+    assert "read 3, kept 3, skipped 0, failed 0" in err
+    assert cli_main(["run", str(tmp_path / "nope.warc.gz"), "--out", str(tmp_path / "o")]) == 2
+
+
+# ---------------------------------------------------------------------------------------------
+# kill -9 for real: a subprocess, SIGKILL while it writes, rerun, compare with a clean run
+
+COPIES = 12  # news-181 WET x 12 = 2172 records: every story has at least 12 members to split
+
+
+def _copies(tmp_path: Path) -> list[str]:
+    paths = []
+    for i in range(COPIES):
+        link = tmp_path / f"news-{i:02d}.warc.wet.gz"
+        link.symlink_to(CRAWL / "news-181.warc.wet.gz")
+        paths.append(str(link))
+    return paths
+
+
+def _start(inputs: list[str], out: Path) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "segmenter", "run", *inputs, "--out", str(out), "--dedup",
+           "--workers", "2", "--quiet"]
+    return subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def _kill_after(proc: subprocess.Popen, path: Path, lines: int) -> int:
+    """SIGKILL ``proc`` once ``path`` has at least ``lines`` lines; return the lines it had then."""
+    deadline = time.monotonic() + 120
+    while line_count(path) < lines:
+        assert proc.poll() is None, f"finished before the kill: {proc.stderr.read().decode()[-500:]}"
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    return line_count(path)
+
+
+@needs_shared
+@pytest.mark.slow
+def test_kill_9_twice_then_rerun_gives_every_record_once_and_no_story_split(tmp_path):
+    inputs = _copies(tmp_path)
+    total = 181 * COPIES
+    out = tmp_path / "killed"
+    for fraction in (0.25, 0.6):
+        at = _kill_after(_start(inputs, out), out / RECORDS_FILE, int(total * fraction))
+        assert at < total and not (out / SUMMARY_FILE).exists()
+    finish = _start(inputs, out)
+    assert finish.wait(timeout=300) == 0, finish.stderr.read().decode()[-2000:]
+    rows = read_rows(out)
+    ids = [row["id"] for row in rows]
+    assert len(ids) == total and len(set(ids)) == total
+    assert ids == [f"{path}#{i}" for path in inputs for i in range(181)]
+
+    clean = tmp_path / "clean"
+    run(inputs, str(clean), dedup=True, workers=1)
+    assert rows == read_rows(clean)  # same articles, same story of every record
+    by_page: dict = {}
+    for row in rows:
+        by_page.setdefault(row["ordinal"], set()).add(row["story_id"])
+    signed = [stories for stories in by_page.values() if stories != {None}]
+    assert signed and all(len(stories) == 1 for stories in signed)  # every copy in one story
