@@ -32,9 +32,14 @@ _TIME_OR_DATE = re.compile(r"\b\d{1,2}:\d{2}\b|\b(?:19|20)\d{2}\b|\b\d{1,2}[./-]
 # Neighbour offsets whose features are copied in, and the properties copied (the cheap, telling ones).
 NEIGHBOUR_OFFSETS = (-2, -1, 1, 2)
 NEIGHBOUR_KEYS = ("log_chars", "ends_terminal", "ends_ellipsis", "sentences", "title_case", "link_density",
-                  "cue")
+                  "cue", "cohesion")
 # A block of about this many tokens or more counts towards the main text region (see main_region).
 REGION_TOKENS = 12
+# Topical cohesion (see topical_cohesion): a token this long carries content in most languages;
+# one in more than this share of the page's blocks is furniture (site name, "said"); window radius.
+CONTENT_TOKEN_CHARS = 4
+COMMON_TOKEN_SHARE = 0.3
+COHESION_WINDOW = 3
 # Hint words (class/id of HTML ancestors) kept as features; others are too site-specific to learn from.
 HINT_WORDS = frozenset(
     "article body content story text main post entry related teaser promo recommend more popular "
@@ -121,6 +126,10 @@ def page_features(blocks: list[Block]) -> list[dict[str, float]]:
     region_vocab = Counter(t for toks_i in toks[start:end] for t in set(toks_i))
     counts = Counter(b.text for b in blocks)
     max_chars = max((len(b.text) for b in blocks), default=1)
+    cohesion = topical_cohesion(toks)
+    window_cohesion = _window_mean(cohesion, COHESION_WINDOW)
+    for feats, value in zip(own, cohesion):
+        feats["cohesion"] = value
     rows = []
     for i, feats in enumerate(own):
         row = dict(feats)
@@ -131,6 +140,7 @@ def page_features(blocks: list[Block]) -> list[dict[str, float]]:
         row["before_region"] = _clipped_log_distance(start - i) if i < start else 0.0
         row["after_region"] = _clipped_log_distance(i - end + 1) if i >= end else 0.0
         row["region_overlap"] = _overlap(toks[i], region_vocab, inside=start <= i < end)
+        row["window_cohesion"] = window_cohesion[i]
         for offset in NEIGHBOUR_OFFSETS:
             j = i + offset
             prefix = f"n{offset:+d}_"
@@ -142,6 +152,43 @@ def page_features(blocks: list[Block]) -> list[dict[str, float]]:
                 row[prefix + "missing"] = 1.0
         rows.append(row)
     return rows
+
+
+def topical_cohesion(page_tokens: list[list[str]]) -> list[float]:
+    """Per block, the share of its content tokens that recur in a long block elsewhere on the page
+    (not its direct neighbours). Paragraphs of one article keep naming the same people and places;
+    a teaser's blurb shares words only with its own headline, and so scores low.
+
+    Content tokens: at least ``CONTENT_TOKEN_CHARS`` characters (CJK characters always count), and
+    not in more than ``COMMON_TOKEN_SHARE`` of the blocks (function words, site names).
+    """
+    n = len(page_tokens)
+    sets = [{t for t in toks if len(t) >= CONTENT_TOKEN_CHARS or _CJK.match(t)} for toks in page_tokens]
+    df = Counter(t for s in sets for t in s)
+    limit = max(2, COMMON_TOKEN_SHARE * n)
+    where: dict[str, list[int]] = {}
+    for j, toks in enumerate(page_tokens):
+        if len(toks) >= REGION_TOKENS:
+            for t in sets[j]:
+                where.setdefault(t, []).append(j)
+    out = []
+    for i, content in enumerate(sets):
+        content = {t for t in content if df[t] <= limit}
+        if not content:
+            out.append(0.0)
+            continue
+        hits = sum(any(abs(j - i) >= 2 for j in where.get(t, ())) for t in content)
+        out.append(hits / len(content))
+    return out
+
+
+def _window_mean(values: list[float], radius: int) -> list[float]:
+    n = len(values)
+    prefix = [0.0]
+    for v in values:
+        prefix.append(prefix[-1] + v)
+    return [(prefix[min(n, i + radius + 1)] - prefix[max(0, i - radius)]) / (min(n, i + radius + 1) - max(0, i - radius))
+            for i in range(n)]
 
 
 def _structure_features(block: Block) -> dict[str, float]:

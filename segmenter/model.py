@@ -1,0 +1,82 @@
+"""The block classifier: a scikit-learn Pipeline, its training, and safe save/load.
+
+    BlockFeaturizer (pages -> feature dicts) -> DictVectorizer -> HistGradientBoostingClassifier
+
+Gradient-boosted trees because the features interact (a long line is body inside the main region
+and a blurb outside it) and need no scaling. The model is saved with skops, which loads only the
+types we list as trusted, never arbitrary pickled code.
+"""
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.feature_extraction import DictVectorizer
+from sklearn.pipeline import Pipeline
+
+from segmenter.blocks import Block
+from segmenter.features import BlockFeaturizer
+
+MODEL_FILE = "model.skops"
+MANIFEST_FILE = "manifest.json"
+RANDOM_STATE = 13
+
+
+def make_pipeline(random_state: int = RANDOM_STATE) -> Pipeline:
+    """The untrained pipeline. X is a list of pages (lists of Blocks); y one label per block."""
+    return Pipeline([
+        ("features", BlockFeaturizer()),
+        ("vectorizer", DictVectorizer(sparse=False)),
+        ("classifier", HistGradientBoostingClassifier(
+            max_iter=300, learning_rate=0.08, max_leaf_nodes=31, l2_regularization=1.0,
+            early_stopping=False, random_state=random_state)),
+    ])
+
+
+def fit_pipeline(pages: list[list[Block]], labels: list[list[str]], weights: list[float],
+                 random_state: int = RANDOM_STATE) -> Pipeline:
+    """Fit on pages; ``weights`` is one sample weight per page (human labels count more)."""
+    y = np.array([label for page in labels for label in page])
+    w = np.array([weight for page, weight in zip(labels, weights) for _ in page], dtype=float)
+    pipeline = make_pipeline(random_state)
+    pipeline.fit(pages, y, classifier__sample_weight=w)
+    return pipeline
+
+
+def save_model(pipeline: Pipeline, directory: Path, manifest: dict) -> Path:
+    import skops.io
+
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / MODEL_FILE
+    skops.io.dump(pipeline, path)
+    (directory / MANIFEST_FILE).write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n")
+    return path
+
+
+def load_model(path: Path | str) -> Pipeline:
+    """Load a skops model file, trusting only the types a model of ours contains."""
+    import skops.io
+
+    untrusted = skops.io.get_untrusted_types(file=path)
+    unexpected = [t for t in untrusted if not _expected_type(t)]
+    if unexpected:
+        raise ValueError(f"{path}: refusing to load unexpected types {unexpected}")
+    return skops.io.load(path, trusted=untrusted)
+
+
+def _expected_type(name: str) -> bool:
+    return name.startswith(("sklearn.", "segmenter.features.", "numpy.")) or name in ("builtins.dict",)
+
+
+def default_model_path() -> Path:
+    return Path(str(resources.files("segmenter.data").joinpath(MODEL_FILE)))
+
+
+@lru_cache(maxsize=4)
+def shipped_model(path: str | None = None) -> Pipeline:
+    """The model shipped in data/ (or at ``path``), loaded once per process."""
+    return load_model(path or default_model_path())

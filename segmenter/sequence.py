@@ -1,0 +1,94 @@
+"""Coherent labels over the block sequence: the "revise by neighbours" step after the classifier.
+
+The classifier labels each block from its own and its neighbours' features; this step imposes what
+a page looks like:
+1. The body is one region: the run of blocks with the highest summed body evidence
+   (maximum subarray of ``p_body - BODY_PRIOR``). Inside it, weak blocks stay body when the
+   classifier gives them at least ``GAP_BODY_MIN`` (subheadings), so small gaps are allowed; no
+   body outside it.
+2. One title at most: the block with the highest title probability, if above ``TITLE_MIN``; it
+   must not come after the body's end (a headline below the article is another story's).
+3. A teaser blurb follows its headline (or another blurb, or one metadata line after either);
+   an orphan blurb becomes a headline when the classifier finds that likelier than other.
+A page with no body is an index page.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from segmenter.article import BODY, LABELS, OTHER, TEASER_BLURB, TEASER_HEADLINE, TITLE
+
+BODY_PRIOR = 0.5      # p_body above this adds to the region's score, below subtracts
+GAP_BODY_MIN = 0.25   # inside the region, a block needs this much body probability to stay body
+TITLE_MIN = 0.2       # the best title candidate needs at least this title probability
+_INDEX = {label: i for i, label in enumerate(LABELS)}
+
+
+def body_region(p_body: np.ndarray) -> tuple[int, int]:
+    """(start, end) of the maximum-sum run of ``p_body - BODY_PRIOR``; (0, 0) when none is positive."""
+    best, span, run, run_start = 0.0, (0, 0), 0.0, 0
+    for i, score in enumerate(p_body - BODY_PRIOR):
+        if run <= 0:
+            run, run_start = score, i
+        else:
+            run += score
+        if run > best:
+            best, span = run, (run_start, i + 1)
+    return span
+
+
+def coherent_labels(proba: np.ndarray, classes: list[str]) -> tuple[list[str], np.ndarray]:
+    """Labels and their confidences for one page, from the classifier's probabilities.
+
+    ``proba`` is (blocks x classes) in the order of ``classes``.
+    """
+    p = _reorder(proba, classes)
+    n = len(p)
+    labels = [LABELS[k] for k in p.argmax(axis=1)]
+    start, end = body_region(p[:, _INDEX[BODY]])
+    for i in range(n):
+        inside = start <= i < end
+        if inside and p[i, _INDEX[BODY]] >= GAP_BODY_MIN and labels[i] != TITLE:
+            labels[i] = BODY
+        elif labels[i] == BODY:
+            labels[i] = _best_except(p[i], (BODY,))
+    _one_title(p, labels, last=end if end > start else n)
+    _attach_blurbs(p, labels)
+    confidence = np.array([p[i, _INDEX[label]] for i, label in enumerate(labels)])
+    return labels, confidence
+
+
+def _one_title(p: np.ndarray, labels: list[str], last: int) -> None:
+    title_p = p[:, _INDEX[TITLE]]
+    candidates = [i for i in range(min(last, len(labels))) if labels[i] in (TITLE, OTHER, TEASER_HEADLINE)]
+    best = max(candidates, key=lambda i: title_p[i], default=None)
+    for i, label in enumerate(labels):
+        if label == TITLE and i != best:
+            labels[i] = _best_except(p[i], (TITLE, BODY))
+    if best is not None and title_p[best] >= TITLE_MIN:
+        labels[best] = TITLE
+
+
+def _attach_blurbs(p: np.ndarray, labels: list[str]) -> None:
+    for i, label in enumerate(labels):
+        if label != TEASER_BLURB:
+            continue
+        before = labels[max(0, i - 2):i]
+        attached = before[-1:] in ([TEASER_HEADLINE], [TEASER_BLURB]) or (
+            len(before) == 2 and before[1] == OTHER and before[0] in (TEASER_HEADLINE, TEASER_BLURB))
+        if not attached:
+            better = p[i, _INDEX[TEASER_HEADLINE]] > p[i, _INDEX[OTHER]]
+            labels[i] = TEASER_HEADLINE if better else OTHER
+
+
+def _best_except(row: np.ndarray, excluded: tuple[str, ...]) -> str:
+    order = np.argsort(-row)
+    return next(LABELS[k] for k in order if LABELS[k] not in excluded)
+
+
+def _reorder(proba: np.ndarray, classes: list[str]) -> np.ndarray:
+    """Columns in LABELS order; a class the model never saw gets probability 0."""
+    out = np.zeros((proba.shape[0], len(LABELS)))
+    for j, cls in enumerate(classes):
+        out[:, _INDEX[cls]] = proba[:, j]
+    return out
