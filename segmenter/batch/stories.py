@@ -77,13 +77,12 @@ def bucket_verified_pairs(members: list[tuple[int, np.ndarray, int]], config: De
     if len(members) < 2:
         return
     left, right = np.triu_indices(len(members), k=1)
-    orders = np.array([m[0] for m in members])
     sigs = np.stack([m[1] for m in members])
     sizes = np.array([m[2] for m in members])
     ok, sims = verify(sigs[left], sizes[left], sigs[right], sizes[right], config)
-    found = zip(orders[left[ok]].tolist(), orders[right[ok]].tolist(), sims[ok].tolist(), strict=True)
-    for a, b, sim in found:
-        yield a, b, float(sim)
+    found = zip(left[ok].tolist(), right[ok].tolist(), sims[ok].tolist(), strict=True)
+    for a, b, sim in found:  # orders may be ints (local) or (input, ordinal) tuples (Spark)
+        yield members[a][0], members[b][0], float(sim)
 
 
 def assign(pairs: Iterable[tuple[int, int, float]], config: DedupConfig) -> dict[int, int]:
