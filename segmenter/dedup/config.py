@@ -24,6 +24,7 @@ words, footers and OCR noise; Reuters exact word-5-gram Jaccard pairs):
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any
@@ -109,6 +110,7 @@ def _collision(jaccard: float, bands: int, rows: int) -> float:
     return 1.0 - (1.0 - jaccard**rows) ** bands
 
 
+@functools.lru_cache(maxsize=64)
 def optimal_bands(threshold: float, num_perm: int, fn_weight: float = 0.7) -> tuple[int, int]:
     """(bands, rows) minimising weighted false-positive + false-negative area around ``threshold``.
 

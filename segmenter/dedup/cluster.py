@@ -1,0 +1,62 @@
+"""Batch clustering of a whole collection: ``cluster(docs, config)``.
+
+The same steps a distributed job runs, in one process: bulk signatures, band keys, candidate
+pairs (texts sharing a band key), verification of every candidate, then ``assign_clusters`` (the
+union-find with the no-chaining rule). The Spark job runs the first four per partition / per band
+key and collects the verified pairs to call ``assign_clusters``, so its clusters are identical.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+from .config import DedupConfig
+from .document import Document
+from .lsh import band_keys, candidate_pairs
+from .match import ClusterAssignment, assign_clusters, min_shingles, verify
+from .minhash import signatures_and_sizes
+
+BATCH = 1000  # texts per signature batch: large enough for numpy, small enough for memory
+
+
+def bulk_signatures(texts: Sequence[str], config: DedupConfig) -> tuple[np.ndarray, np.ndarray]:
+    """(signatures, shingle counts) of many texts, computed in batches."""
+    sigs, sizes = [], []
+    for start in range(0, len(texts), BATCH):
+        sig, size = signatures_and_sizes(texts[start:start + BATCH], config)
+        sigs.append(sig)
+        sizes.append(size)
+    if not sigs:
+        return np.zeros((0, config.num_perm), np.uint32), np.zeros(0, np.int64)
+    return np.concatenate(sigs), np.concatenate(sizes)
+
+
+def verified_pairs(sigs: np.ndarray, sizes: np.ndarray, pairs: np.ndarray,
+                   config: DedupConfig) -> tuple[np.ndarray, np.ndarray]:
+    """The candidate ``pairs`` (m, 2) that verify as copies, and their similarities."""
+    keep, sims = [], []
+    for start in range(0, len(pairs), 100_000):
+        chunk = pairs[start:start + 100_000]
+        left, right = chunk[:, 0], chunk[:, 1]
+        ok, sim = verify(sigs[left], sizes[left], sigs[right], sizes[right], config)
+        keep.append(chunk[ok])
+        sims.append(sim[ok])
+    if not keep:
+        return np.zeros((0, 2), np.int64), np.zeros(0)
+    return np.concatenate(keep), np.concatenate(sims)
+
+
+def cluster(docs: Iterable[Document], config: DedupConfig | None = None) -> list[ClusterAssignment]:
+    """Cluster ``docs`` (in the given order) into stories; one assignment per doc, same order.
+
+    ``cluster`` of an assignment is the id of the cluster's representative (its first doc).
+    """
+    config = config or DedupConfig()
+    docs = list(docs)
+    ids = [doc.id for doc in docs]
+    sigs, sizes = bulk_signatures([doc.text for doc in docs], config)
+    pairs = candidate_pairs(band_keys(sigs, config), sizes >= min_shingles(config))
+    good, sims = verified_pairs(sigs, sizes, pairs, config)
+    pairs_by_id = ((ids[a], ids[b], s) for (a, b), s in zip(good.tolist(), sims.tolist(), strict=True))
+    return assign_clusters(ids, pairs_by_id, config)

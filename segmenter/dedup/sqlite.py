@@ -1,0 +1,272 @@
+"""SQLiteStore: the embedded, server-less ``Storage`` (standard library ``sqlite3``).
+
+Layout: ``docs`` (one row per document: ids, url, source, title, times, signature blob, shingle
+count, story), ``bands`` (band key -> doc, a WITHOUT ROWID table whose primary key is the index
+the LSH lookup needs), ``stories`` (representative, times) and ``meta`` (the config, as JSON).
+
+Concurrency and crashes: WAL journal (readers never block the writer), ``synchronous=NORMAL``
+(a power cut may lose the last commits but never corrupts; WAL is atomic per transaction), a
+busy timeout, and every write in a ``BEGIN IMMEDIATE`` transaction so writers queue on the
+database lock instead of interleaving. Several processes may open the same file; each process
+should open its own ``SQLiteStore`` (a connection is not shared across threads).
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+from .config import DedupConfig
+from .store import ConfigMismatch, Member, NewDoc, Storage, StoredDoc, Story
+
+SCHEMA_VERSION = "1"
+BUSY_TIMEOUT_MS = 60_000
+_SQL_VARS = 500  # parameters per IN (...) query, under SQLite's limit
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS stories (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    representative INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    first_seen TEXT NOT NULL,
+    last_seen TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS stories_last_seen ON stories (last_seen, id);
+CREATE TABLE IF NOT EXISTS docs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    doc_id TEXT NOT NULL UNIQUE,
+    url TEXT UNIQUE,
+    source TEXT,
+    title TEXT,
+    story INTEGER NOT NULL REFERENCES stories (id),
+    similarity REAL NOT NULL,
+    size INTEGER NOT NULL,
+    signature BLOB NOT NULL,
+    first_seen TEXT NOT NULL,
+    last_seen TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS docs_story ON docs (story, seq);
+CREATE INDEX IF NOT EXISTS docs_last_seen ON docs (last_seen);
+CREATE TABLE IF NOT EXISTS bands (key INTEGER NOT NULL, doc INTEGER NOT NULL,
+    PRIMARY KEY (key, doc)) WITHOUT ROWID;
+"""
+
+
+class SQLiteStore(Storage):
+    """A story store in one SQLite file. ``config=None`` adopts the config stored in the file."""
+
+    def __init__(self, path: str | Path, config: DedupConfig | None = None) -> None:
+        self.path = str(path)
+        self._conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                                     check_same_thread=False)
+        self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        self._conn.execute("PRAGMA journal_mode = WAL")
+        self._conn.execute("PRAGMA synchronous = NORMAL")
+        self._depth = 0
+        self.config = self._init_schema(config)
+
+    def _init_schema(self, config: DedupConfig | None) -> DedupConfig:
+        with self.transaction():
+            for statement in filter(str.strip, SCHEMA.split(";")):
+                self._conn.execute(statement)
+            row = self._conn.execute("SELECT value FROM meta WHERE key = 'config'").fetchone()
+            if row is None:
+                config = config or DedupConfig()
+                self._conn.execute("INSERT INTO meta VALUES ('config', ?), ('schema', ?)",
+                                   (json.dumps(config.to_dict(), sort_keys=True), SCHEMA_VERSION))
+                return config
+        stored = DedupConfig.from_dict(json.loads(row[0]))
+        if config is not None and config != stored:
+            raise ConfigMismatch(
+                f"{self.path} was made with {stored.to_dict()}, not {config.to_dict()}; open it with "
+                "config=None to use its own config, or use another store")
+        return stored
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """``BEGIN IMMEDIATE`` ... ``COMMIT`` (nested calls join the outer transaction)."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            return
+        self._conn.execute("BEGIN IMMEDIATE")
+        self._depth = 1
+        try:
+            yield
+        except BaseException:
+            self._depth = 0
+            self._conn.execute("ROLLBACK")
+            raise
+        self._depth = 0
+        self._conn.execute("COMMIT")
+
+    def find(self, doc_id: str | None = None, url: str | None = None) -> StoredDoc | None:
+        query = "SELECT seq, doc_id, url, story, similarity FROM docs WHERE {} = ?"
+        for column, value in (("doc_id", doc_id), ("url", url)):
+            if value is not None:
+                row = self._conn.execute(query.format(column), (value,)).fetchone()
+                if row:
+                    return StoredDoc(row[0], row[1], row[2], str(row[3]), row[4])
+        return None
+
+    def candidates(self, band_keys: np.ndarray) -> list[int]:
+        keys = [int(k) for k in band_keys]
+        marks = ",".join("?" * len(keys))
+        rows = self._conn.execute(f"SELECT DISTINCT doc FROM bands WHERE key IN ({marks})", keys)
+        return sorted(r[0] for r in rows)
+
+    def signatures(self, seqs: list[int]) -> tuple[np.ndarray, np.ndarray, list[str], list[bool]]:
+        found = {}
+        for chunk in _chunks(seqs):
+            marks = ",".join("?" * len(chunk))
+            found.update((r[0], r[1:]) for r in self._conn.execute(
+                f"SELECT d.seq, d.signature, d.size, d.story, s.representative = d.seq FROM docs d "
+                f"JOIN stories s ON s.id = d.story WHERE d.seq IN ({marks})", chunk))
+        rows = [found[s] for s in seqs]
+        sigs = np.frombuffer(b"".join(r[0] for r in rows), dtype="<u4").reshape(len(rows), -1)
+        return sigs, np.array([r[1] for r in rows]), [str(r[2]) for r in rows], [bool(r[3]) for r in rows]
+
+    def story_sizes(self, story_ids: Iterable[str]) -> dict[str, int]:
+        ids = [int(s) for s in story_ids]
+        out = {}
+        for chunk in _chunks(ids):
+            marks = ",".join("?" * len(chunk))
+            out.update((str(r[0]), r[1]) for r in self._conn.execute(
+                f"SELECT id, size FROM stories WHERE id IN ({marks})", chunk))
+        return out
+
+    def insert(self, doc: NewDoc, story_id: str | None) -> str:
+        with self.transaction():
+            conn = self._conn
+            if story_id is None:
+                story = conn.execute("INSERT INTO stories (representative, size, first_seen, last_seen) "
+                                     "VALUES (0, 0, ?, ?)", (doc.seen, doc.seen)).lastrowid
+            else:
+                story = int(story_id)
+            seq = conn.execute(
+                "INSERT INTO docs (doc_id, url, source, title, story, similarity, size, signature, "
+                "first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (doc.doc_id, doc.url, doc.source, doc.title, story, float(doc.similarity), int(doc.size),
+                 doc.signature.astype("<u4").tobytes(), doc.seen, doc.seen)).lastrowid
+            conn.executemany("INSERT OR IGNORE INTO bands VALUES (?, ?)",
+                             [(int(k), seq) for k in doc.band_keys])
+            conn.execute(
+                "UPDATE stories SET size = size + 1, representative = CASE WHEN size = 0 THEN ? "
+                "ELSE representative END, first_seen = min(first_seen, ?), last_seen = max(last_seen, ?) "
+                "WHERE id = ?", (seq, doc.seen, doc.seen, story))
+        return str(story)
+
+    def touch(self, seq: int, seen: str) -> None:
+        with self.transaction():
+            self._conn.execute("UPDATE docs SET last_seen = max(last_seen, ?) WHERE seq = ?", (seen, seq))
+            self._conn.execute("UPDATE stories SET last_seen = max(last_seen, ?) WHERE id = "
+                               "(SELECT story FROM docs WHERE seq = ?)", (seen, seq))
+
+    def delete(self, seqs: list[int]) -> int:
+        removed = 0
+        with self.transaction():
+            conn = self._conn
+            for seq in seqs:
+                row = conn.execute("SELECT story, signature FROM docs WHERE seq = ?", (seq,)).fetchone()
+                if row is None:
+                    continue
+                story, blob = row
+                keys = _band_keys_of(blob, self.config)
+                conn.executemany("DELETE FROM bands WHERE key = ? AND doc = ?", [(int(k), seq) for k in keys])
+                conn.execute("DELETE FROM docs WHERE seq = ?", (seq,))
+                self._refresh_story(story)
+                removed += 1
+        return removed
+
+    def _refresh_story(self, story: int) -> None:
+        """After a removal: new representative (earliest left), size and times, or no story."""
+        row = self._conn.execute("SELECT min(seq), count(*), min(first_seen), max(last_seen) FROM docs "
+                                 "WHERE story = ?", (story,)).fetchone()
+        if row[1] == 0:
+            self._conn.execute("DELETE FROM stories WHERE id = ?", (story,))
+        else:
+            self._conn.execute("UPDATE stories SET representative = ?, size = ?, first_seen = ?, "
+                               "last_seen = ? WHERE id = ?", (*row, story))
+
+    def seen_before(self, moment: str) -> list[int]:
+        return [r[0] for r in self._conn.execute("SELECT seq FROM docs WHERE last_seen < ?", (moment,))]
+
+    def story(self, story_id: str) -> Story | None:
+        try:
+            key = int(story_id)
+        except (TypeError, ValueError):
+            return None
+        members = self._members([key]).get(key)
+        return Story(str(key), tuple(members)) if members else None
+
+    def _members(self, story_ids: list[int]) -> dict[int, list[Member]]:
+        out: dict[int, list[Member]] = {}
+        for chunk in _chunks(story_ids):
+            marks = ",".join("?" * len(chunk))
+            for row in self._conn.execute(
+                    f"SELECT story, doc_id, source, url, title, first_seen, last_seen, seq, similarity "
+                    f"FROM docs WHERE story IN ({marks}) ORDER BY story, seq", chunk):
+                out.setdefault(row[0], []).append(Member(*row[1:7], seq=row[7], similarity=row[8]))
+        return out
+
+    def stories(self, since: str | None, limit: int, after: tuple[str, str] | None) -> list[Story]:
+        where, params = [], []
+        if since is not None:
+            where.append("last_seen >= ?")
+            params.append(since)
+        if after is not None:
+            where.append("(last_seen, id) < (?, ?)")
+            params.extend((after[0], int(after[1])))
+        sql = "SELECT id FROM stories" + (" WHERE " + " AND ".join(where) if where else "")
+        ids = [r[0] for r in self._conn.execute(sql + " ORDER BY last_seen DESC, id DESC LIMIT ?",
+                                                (*params, limit))]
+        members = self._members(ids)
+        return [Story(str(i), tuple(members[i])) for i in ids if members.get(i)]
+
+    def count(self) -> tuple[int, int]:
+        docs = self._conn.execute("SELECT count(*) FROM docs").fetchone()[0]
+        stories = self._conn.execute("SELECT count(*) FROM stories").fetchone()[0]
+        return docs, stories
+
+    def check(self) -> list[str]:
+        """Consistency problems (empty list when sound): SQLite's integrity check, story sizes
+        and representatives matching the documents, every document's band keys present."""
+        conn, problems = self._conn, []
+        problems += [r[0] for r in conn.execute("PRAGMA integrity_check") if r[0] != "ok"]
+        problems += [f"story {r[0]} size/representative mismatch" for r in conn.execute(
+            "SELECT s.id FROM stories s LEFT JOIN (SELECT story, count(*) n, min(seq) m FROM docs "
+            "GROUP BY story) d ON d.story = s.id "
+            "WHERE d.n IS NULL OR d.n != s.size OR d.m != s.representative")]
+        from .match import min_shingles
+
+        bands = self.config.lsh_params[0]
+        problems += [f"doc {r[0]} has {r[1]} band keys" for r in conn.execute(
+            "SELECT d.seq, count(b.doc) n, d.size FROM docs d LEFT JOIN bands b ON b.doc = d.seq "
+            "GROUP BY d.seq HAVING n > ? OR (n = 0 AND d.size >= ?)", (bands, min_shingles(self.config)))]
+        return problems
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> SQLiteStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _chunks(values: list, size: int = _SQL_VARS) -> Iterator[list]:
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
+
+
+def _band_keys_of(blob: bytes, config: DedupConfig) -> np.ndarray:
+    from .lsh import band_keys
+
+    return band_keys(np.frombuffer(blob, dtype="<u4"), config)

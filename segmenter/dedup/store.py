@@ -1,0 +1,171 @@
+"""The storage interface of the story index, and the records it hands back.
+
+``StoryIndex`` (the algorithm) talks only to a ``Storage``: the embedded default is
+``SQLiteStore``; a networked backend (PostgreSQL, Redis) implements the same methods. Contract:
+
+* Everything a ``StoryIndex.add`` reads and writes happens inside one ``transaction()``, which
+  must be exclusive among writers (SQLite: ``BEGIN IMMEDIATE``; PostgreSQL: a table lock or
+  ``SERIALIZABLE``; Redis: a lock key), so two processes adding copies of one story at the same
+  moment cannot both found it, and a crash leaves either the whole add or none of it.
+* Documents get an increasing ``seq`` (arrival order): the story's representative is its member
+  with the lowest ``seq``.
+* The store keeps the ``DedupConfig`` it was created with and refuses another one.
+* Times are ``document.format_time`` strings (UTC, fixed width), so they sort as text.
+"""
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .config import DedupConfig
+
+
+class ConfigMismatch(ValueError):
+    """The store was made with another DedupConfig; its signatures cannot be mixed with ours."""
+
+
+@dataclass(frozen=True)
+class Member:
+    """One document of a story, as shown to users."""
+
+    doc_id: str
+    source: str | None
+    url: str | None
+    title: str | None
+    first_seen: str
+    last_seen: str
+    seq: int = field(default=0, compare=False)
+    similarity: float = field(default=1.0, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The member as a JSON object."""
+        return {"doc_id": self.doc_id, "source": self.source, "url": self.url, "title": self.title,
+                "first_seen": self.first_seen, "last_seen": self.last_seen}
+
+
+@dataclass(frozen=True)
+class Story:
+    """A story and its members (arrival order). The canonical member is the representative:
+    the earliest-arrived member still present (it is what new documents are matched against)."""
+
+    id: str
+    members: tuple[Member, ...]
+
+    @property
+    def canonical(self) -> Member:
+        """The representative member (lowest arrival sequence)."""
+        return min(self.members, key=lambda m: m.seq)
+
+    @property
+    def title(self) -> str | None:
+        """The canonical member's title, else the first member title there is."""
+        titles = [self.canonical.title] + [m.title for m in self.members]
+        return next((t for t in titles if t), None)
+
+    @property
+    def size(self) -> int:
+        return len(self.members)
+
+    @property
+    def first_seen(self) -> str:
+        return min(m.first_seen for m in self.members)
+
+    @property
+    def last_seen(self) -> str:
+        return max(m.last_seen for m in self.members)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The story as a JSON object (the shape the HTTP API returns)."""
+        return {"id": self.id, "title": self.title, "canonical": self.canonical.to_dict(),
+                "members": [m.to_dict() for m in self.members], "size": self.size,
+                "first_seen": self.first_seen, "last_seen": self.last_seen}
+
+
+@dataclass(frozen=True)
+class StoredDoc:
+    """A stored document's identity and place (no text: stores keep signatures, not texts)."""
+
+    seq: int
+    doc_id: str
+    url: str | None
+    story: str
+    similarity: float
+
+
+@dataclass(frozen=True)
+class NewDoc:
+    """What ``Storage.insert`` writes for one document."""
+
+    doc_id: str
+    url: str | None
+    source: str | None
+    title: str | None
+    seen: str
+    signature: np.ndarray
+    size: int
+    band_keys: np.ndarray
+    similarity: float
+
+
+class Storage(abc.ABC):
+    """Where a ``StoryIndex`` lives. See the module docstring for the contract."""
+
+    config: DedupConfig
+
+    @abc.abstractmethod
+    def transaction(self) -> AbstractContextManager[None]:
+        """An exclusive write transaction: commit on success, roll back on exception."""
+
+    @abc.abstractmethod
+    def find(self, doc_id: str | None = None, url: str | None = None) -> StoredDoc | None:
+        """The stored document with this id, or else with this url."""
+
+    @abc.abstractmethod
+    def candidates(self, band_keys: np.ndarray) -> list[int]:
+        """Seqs of stored documents sharing at least one band key."""
+
+    @abc.abstractmethod
+    def signatures(self, seqs: list[int]) -> tuple[np.ndarray, np.ndarray, list[str], list[bool]]:
+        """(signatures, sizes, story ids, is representative) of the given seqs, same order."""
+
+    @abc.abstractmethod
+    def story_sizes(self, story_ids: Iterable[str]) -> dict[str, int]:
+        """Member count of each story."""
+
+    @abc.abstractmethod
+    def insert(self, doc: NewDoc, story_id: str | None) -> str:
+        """Store a document in ``story_id``, or in a new story when None; returns the story id."""
+
+    @abc.abstractmethod
+    def touch(self, seq: int, seen: str) -> None:
+        """Extend a stored document's ``last_seen`` to ``seen`` (if later)."""
+
+    @abc.abstractmethod
+    def delete(self, seqs: list[int]) -> int:
+        """Delete documents (and their band keys; stories left empty vanish); returns the count."""
+
+    @abc.abstractmethod
+    def seen_before(self, moment: str) -> list[int]:
+        """Seqs of documents whose ``last_seen`` is earlier than ``moment``."""
+
+    @abc.abstractmethod
+    def story(self, story_id: str) -> Story | None:
+        """A story with its members, or None."""
+
+    @abc.abstractmethod
+    def stories(self, since: str | None, limit: int, after: tuple[str, str] | None) -> list[Story]:
+        """Stories by ``last_seen`` descending (then id descending), with ``last_seen >= since``,
+        strictly after the (last_seen, id) position ``after``."""
+
+    @abc.abstractmethod
+    def count(self) -> tuple[int, int]:
+        """(documents, stories) stored."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release connections."""
