@@ -1,0 +1,575 @@
+"""HTML -> blocks: the page's visible text, one block per block-level run, as a WET extractor gives it.
+
+The classifier is trained on plain-text dumps (one line per block) and on HTML, so the blocks made
+here imitate the lines of those dumps: every block-level element (p, h1-h6, li, td, ...) starts a
+new block, inline elements (a, span, b, ...) join their block's text, ``<br>`` cuts a run, and the
+text a container holds outside its child blocks is a block of its own. Invisible content (scripts,
+styles, ``hidden`` elements ...) is dropped.
+
+One pass over the tree with ``lxml.etree.iterwalk`` (no Python recursion, so a page nested 10,000
+deep is just a long walk). Each block also carries structural signals: link density, its tag, its
+tag path, its depth and the class/id words of it and its ancestors.
+
+lxml gives no character offsets, only the line of each start tag (``sourceline``). A block is
+located afterwards by searching its first and last text forward from that line and from the end
+of the previous block; when that fails the block gets an approximate span (its start, or its
+anchor line, and the length of its text), so every block has sane offsets and nothing raises.
+"""
+from __future__ import annotations
+
+import bisect
+import functools
+import html as html_lib
+import re
+from dataclasses import dataclass, field
+
+from lxml import etree
+
+from segmenter.blocks import MAX_BLOCK_CHARS, Block
+
+# Elements that start a new block: the HTML "block-level" and table/list elements, plus the
+# form/figure containers whose text a WET extractor also puts on a line of its own.
+BLOCK_TAGS = frozenset("""
+    address article aside blockquote body caption center dd details dialog dir div dl dt fieldset
+    figcaption figure footer form frameset h1 h2 h3 h4 h5 h6 header hgroup html legend li main menu
+    nav noframes ol option p pre section summary table tbody tfoot thead tr ul
+""".split())
+# Table cells are not blocks: a WET extractor writes a table row on one line, cells apart by a space.
+CELL_TAGS = frozenset({"td", "th"})
+# Inside these, each source line is a line of the dump (code, poems, preformatted tables).
+PREFORMATTED_TAGS = frozenset({"pre", "listing", "plaintext", "xmp"})
+# Void elements that separate runs of text without holding any.
+BREAK_TAGS = frozenset({"br", "hr"})
+# Content that is never visible text: code, embedded documents and graphics, the document head;
+# and form controls and their labels, which the WET dumps leave out too.
+SKIP_TAGS = frozenset("""
+    script style noscript template svg math iframe object embed canvas head title meta link
+    select textarea button input label audio video map
+""".split())
+# Skipped elements whose content is raw text: their closing tag is found by a plain search, which
+# gives a good anchor for the text that follows them (a long script would otherwise hide it).
+RAW_TEXT_TAGS = frozenset({"script", "style", "textarea", "title"})
+# The end of a script's content, searched for verbatim: long enough to be unique on the page.
+RAW_KEY_CHARS = 40
+
+# Bounds on the structural signals, so that a page nested 10,000 deep costs no more per block
+# than a normal one: the last 6 tags already tell "footer>ul>li" from "article>div>p".
+MAX_PATH_TAGS = 6
+MAX_HINT_WORDS = 16
+# Class/id words shorter than this are noise ("a", "x", grid letters).
+MIN_HINT_LETTERS = 2
+# How many class/id-carrying ancestors are read for a block's hints: enough to reach the page's
+# "article"/"sidebar" containers, bounded so that 10,000 nested "row" divs cost nothing.
+MAX_HINT_ANCESTORS = 24
+# Class strings repeat a lot within a page and across pages of a site.
+HINT_CACHE_SIZE = 4096
+_HINT_WORD = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
+# Generated class names ("css-1qskr30", "e1h9rw200" -> "qskr") carry no meaning and would crowd
+# out the real words; a word without a vowel is dropped.
+_VOWEL = re.compile("[aeiouy]")
+_HIDDEN_STYLE = re.compile(r"display\s*:\s*none", re.IGNORECASE)
+
+# Locating blocks in the source. A key of this many word characters is distinctive enough and
+# short enough to survive an inline tag or an entity a little further on.
+KEY_CHARS = 16
+# How far past the anchor line the first word of a block is searched for (markup-heavy pages
+# put several KB of attributes between a start tag and its text).
+START_WINDOW = 64_000
+# Past line 65535 the anchor is only a lower bound: search further (a miss then costs more, but
+# such pages are rare and str.find scans a megabyte in well under a millisecond).
+FAR_WINDOW = 1_000_000
+# A verbatim hit this far past the first hit of the first word is taken for a copy elsewhere.
+VERBATIM_SLACK = 10_000
+# Text chars that a first-word match may skip (an entity or a symbol before the first word).
+LEAD_SLACK = 8
+# Hits of a first word inside longer words skipped before giving up (bounds the cost).
+WORD_TRIES = 8
+# libxml2 stops at 2048 nested elements (even with huge_tree) and drops the rest of the page; such
+# pages go through the flat splitter instead.
+_DEPTH_ERROR = "Excessive depth"
+# lxml (libxml2 without XML_PARSE_BIG_LINES) reports line numbers up to 65535 only.
+MAX_SOURCELINE = 65535
+_WORD = re.compile(r"\w+")
+_LAST_WORD = re.compile(r"\w+(?=\W*$)")
+_TITLE = re.compile(r"<title\b[^>]*>(.*?)</title\s*>", re.IGNORECASE | re.DOTALL)
+_META_TAG = re.compile(r"<meta\b[^>]*>", re.IGNORECASE)
+_OG_TITLE = re.compile(r"""(?:property|name)\s*=\s*["']?og:title\b""", re.IGNORECASE)
+_CONTENT_ATTR = re.compile(r"""content\s*=\s*(?:"([^"]*)"|'([^']*)')""", re.IGNORECASE | re.DOTALL)
+# <title> and og:title live in the head; do not scan a 5 MB body for them.
+TITLE_SCAN_CHARS = 200_000
+
+
+# Where to search for a text node: a source offset at or before it, or (offset, key) for "after
+# the first occurrence of key past offset" (the tail of a script).
+Anchor = int | tuple[int, str]
+# Class/id words of an element and its ancestors: (own words, parent's chain), None at the root.
+HintChain = tuple | None
+
+
+@dataclass(slots=True)
+class _Run:
+    """The text collected for the block element that is currently open (or a run of it)."""
+
+    tag: str
+    tag_path: str
+    depth: int
+    hints: str
+    pieces: list[str] = field(default_factory=list)
+    link_chars: int = 0
+    has_text: bool = False  # any non-blank piece yet
+    first_piece: str = ""  # the first and last non-blank pieces, and where to search for them
+    first_anchor: Anchor = 0
+    last_piece: str = ""
+    last_anchor: Anchor = 0
+
+
+@dataclass(slots=True)
+class _Frame:
+    """One open element during the walk."""
+
+    tag: str
+    hints: HintChain
+    run: _Run | None  # set when the element is a block element
+    skipped: bool = False
+
+
+@dataclass(slots=True)
+class _Pending:
+    """A block whose text is known but whose offsets are not yet."""
+
+    text: str
+    link_density: float
+    run: _Run  # for its tag, path, depth and hints (the anchors below are this block's own)
+    first_piece: str
+    first_anchor: Anchor
+    last_piece: str
+    last_anchor: Anchor
+
+
+def html_blocks(html: str, skip_hidden: bool = True) -> list[Block]:
+    """Split an HTML document into text blocks with structural signals and source offsets.
+
+    ``skip_hidden`` drops elements hidden by the ``hidden`` attribute, ``aria-hidden="true"`` or
+    an inline ``display: none``. The WET-style dumps keep them (they are made without CSS); with
+    ``skip_hidden=False`` the blocks match the dumps' lines more closely (see the README section).
+    Never raises on bad markup: empty, binary or unparsable input gives ``[]``.
+    """
+    root, truncated = _parse(html)
+    if truncated:
+        return _flat_blocks(html)
+    if root is None:
+        return []
+    lines = _LineIndex(html)
+    return _locate_all(html, _walk(root, lines, skip_hidden), lines)
+
+
+def html_title(html: str) -> str | None:
+    """The page's own title: ``og:title`` when present (it seldom carries the site name), else
+    ``<title>``; whitespace collapsed, entities decoded; None when neither is there."""
+    head = html[:TITLE_SCAN_CHARS]
+    for meta in _META_TAG.finditer(head):
+        if _OG_TITLE.search(meta.group()):
+            content = _CONTENT_ATTR.search(meta.group())
+            title = _clean(html_lib.unescape(content.group(1) or content.group(2))) if content else ""
+            if title:
+                return title
+    match = _TITLE.search(head)
+    if match:
+        title = _clean(html_lib.unescape(re.sub(r"<[^>]*>", " ", match.group(1))))
+        return title or None
+    return None
+
+
+def _clean(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _parse(html: str) -> tuple[etree._Element | None, bool]:
+    """Parse with libxml2's HTML parser. Returns the root (None when there is no document to speak
+    of) and whether the parser gave up part of the page (nesting beyond its depth limit)."""
+    if not html or html.isspace():
+        return None, False
+    # Bytes, not str: lxml refuses str documents that declare an encoding. NUL bytes would end
+    # libxml2's input early; a space keeps the offsets and the line numbers.
+    data = html.replace("\x00", " ").encode("utf-8", errors="replace")
+    parser = etree.HTMLParser(encoding="utf-8", huge_tree=True, remove_comments=True, remove_pis=True,
+                              no_network=True)
+    try:
+        root = etree.fromstring(data, parser)
+    except (etree.LxmlError, ValueError):
+        return None, False
+    truncated = any(_DEPTH_ERROR in error.message for error in parser.error_log)
+    return root, truncated
+
+
+class _LineIndex:
+    """Line number (1-based, as lxml's ``sourceline``) -> character offset of the line's start."""
+
+    def __init__(self, text: str) -> None:
+        # libxml2 counts "\n" only (a lone "\r" does not start a line), and so do we.
+        self.starts = [0] + [m.end() for m in re.finditer("\n", text)]
+        # From here on lxml's line numbers are capped, so an anchor is only a lower bound.
+        capped = len(self.starts) >= MAX_SOURCELINE
+        self.capped_from = self.starts[MAX_SOURCELINE - 1] if capped else len(text)
+
+    def offset(self, line: int | None) -> int:
+        """Start of ``line`` (of line 65535 for any later line); 0 when unknown (the caller's
+        cursor then bounds the search)."""
+        if not line or line > len(self.starts):
+            return 0
+        return self.starts[min(line, MAX_SOURCELINE) - 1]
+
+    def line_end(self, offset: int, text_len: int) -> int:
+        """End of the line that holds ``offset`` (before its newline)."""
+        index = bisect.bisect_right(self.starts, offset)
+        return self.starts[index] - 1 if index < len(self.starts) else text_len
+
+
+# --- the walk -------------------------------------------------------------------------------------
+
+
+def _walk(root: etree._Element, lines: _LineIndex, skip_hidden: bool) -> list[_Pending]:
+    """One pass over the tree: collect text into runs, cut runs at block boundaries."""
+    pending: list[_Pending] = []
+    frames: list[_Frame] = []
+    tags: list[str] = []  # open tags, root first (the tag path)
+    runs: list[_Run] = []  # runs of the open block elements, innermost last
+    links = 0  # how many <a> are open around the current text
+    preformatted = 0  # how many <pre> are open
+    memo: dict[int, tuple[HintChain, str]] = {}  # hint texts already made, by chain
+    walker = etree.iterwalk(root, events=("start", "end"))
+    for event, element in walker:
+        tag = element.tag
+        tag = tag.lower() if isinstance(tag, str) else ""
+        if event == "start":
+            hints = frames[-1].hints if frames else None
+            tags.append(tag)
+            attributes = element.items()
+            if tag in SKIP_TAGS or (skip_hidden and attributes and _is_hidden(attributes)):
+                walker.skip_subtree()
+                frames.append(_Frame(tag, hints, None, skipped=True))
+                continue
+            if attributes:
+                hints = _element_hints(element, hints)
+            frames.append(_Frame(tag, hints, _open(tag, hints, tags, runs, pending, memo)))
+            links += tag == "a"
+            preformatted += tag in PREFORMATTED_TAGS
+            if element.text and runs:
+                _add(runs[-1], element.text, links > 0, lines.offset(element.sourceline), pending,
+                     preformatted > 0)
+            continue
+        frame = frames.pop()
+        tags.pop()
+        if frame.run is not None:
+            _flush(frame.run, pending)
+            runs.pop()
+        if not frame.skipped:
+            links -= tag == "a"
+            preformatted -= tag in PREFORMATTED_TAGS
+        if element.tail and runs:
+            _add(runs[-1], element.tail, links > 0, _tail_anchor(element, tag, frame, lines), pending,
+                 preformatted > 0)
+    return pending
+
+
+def _open(tag: str, hints: HintChain, tags: list[str], runs: list[_Run], pending: list[_Pending],
+          memo: dict[int, tuple[HintChain, str]]) -> _Run | None:
+    """Handle a start tag's effect on the runs; return the new run if the element is a block."""
+    if tag in BLOCK_TAGS:
+        if runs:
+            _flush(runs[-1], pending)
+        run = _Run(tag, ">".join(tags[-MAX_PATH_TAGS:]), len(tags) - 1, _hints_text(hints, memo))
+        runs.append(run)
+        return run
+    if runs:
+        if tag in BREAK_TAGS:
+            _flush(runs[-1], pending)
+        elif tag in CELL_TAGS:
+            runs[-1].pieces.append(" ")
+    return None
+
+
+def _tail_anchor(element: etree._Element, tag: str, frame: _Frame, lines: _LineIndex) -> Anchor:
+    """Where to look for the element's tail: after its start line (the end tag, which lxml does
+    not report, can only be later); for a skipped raw-text element (a script), after the end of
+    its content, which is found by a plain search when the blocks are located."""
+    offset = lines.offset(element.sourceline)
+    if frame.skipped and tag in RAW_TEXT_TAGS:
+        content = (element.text or "").rstrip()
+        return (offset, content[-RAW_KEY_CHARS:] or "</" + tag)
+    return offset
+
+
+def _is_hidden(attributes: list[tuple[str, str]]) -> bool:
+    """Hidden by attribute or by inline style (what a renderer would not show)."""
+    for name, value in attributes:
+        if name == "hidden":
+            return True
+        if name == "aria-hidden" and value.strip().lower() == "true":
+            return True
+        if name == "style" and _HIDDEN_STYLE.search(value):
+            return True
+    return False
+
+
+def _element_hints(element: etree._Element, parent: HintChain) -> HintChain:
+    """The element's class/id words linked to its ancestors' (only made into a string when a
+    block needs it). Elements without class or id share their parent's chain."""
+    names = element.get("class")
+    identifier = element.get("id")
+    if identifier:
+        names = f"{names} {identifier}" if names else identifier
+    words = _hint_words(names) if names else ()
+    return (words, parent) if words else parent
+
+
+@functools.lru_cache(maxsize=HINT_CACHE_SIZE)
+def _hint_words(names: str) -> tuple[str, ...]:
+    """"storyBody related-links" -> ("story", "body", "related", "links")."""
+    words = (w.lower() for w in _HINT_WORD.findall(names) if len(w) >= MIN_HINT_LETTERS)
+    return tuple(w for w in words if _VOWEL.search(w))
+
+
+def _hints_text(chain: HintChain, memo: dict[int, tuple[HintChain, str]]) -> str:
+    """Nearest words first, deduplicated, at most MAX_HINT_WORDS from MAX_HINT_ANCESTORS links.
+    Sibling blocks share their chain, so the text is memoised by the chain's identity (the memo
+    holds the chain too, so that its id cannot be reused while the memo lives)."""
+    if chain is None:
+        return ""
+    known = memo.get(id(chain))
+    if known is not None:
+        return known[1]
+    memo[id(chain)] = (chain, _join_hints(chain))
+    return memo[id(chain)][1]
+
+
+def _join_hints(chain: HintChain) -> str:
+    words: list[str] = []
+    links = 0
+    # Twice the bound before deduplication: ancestors often repeat a word ("row", "col").
+    while chain is not None and links < MAX_HINT_ANCESTORS and len(words) < 2 * MAX_HINT_WORDS:
+        own, chain = chain
+        words.extend(own)
+        links += 1
+    return " ".join(list(dict.fromkeys(words))[:MAX_HINT_WORDS])
+
+
+def _add(run: _Run, text: str, in_link: bool, anchor: Anchor, pending: list[_Pending],
+         preformatted: bool) -> None:
+    """Append a text node to the run, remembering where in the source to look for it. In
+    preformatted text every newline ends the run."""
+    if preformatted and "\n" in text:
+        lines = text.split("\n")
+        for line in lines[:-1]:
+            _add(run, line, in_link, anchor, pending, False)
+            _flush(run, pending)
+        text = lines[-1]
+    if text and not text.isspace():
+        if not run.has_text:
+            run.first_piece, run.first_anchor = text, anchor
+            run.has_text = True
+        run.last_piece, run.last_anchor = text, anchor
+    run.pieces.append(text)
+    if in_link:
+        run.link_chars += sum(map(len, text.split()))
+
+
+def _flush(run: _Run, pending: list[_Pending]) -> None:
+    """Turn the run's text so far into a pending block (if it has any) and empty the run."""
+    if not run.has_text:
+        run.pieces = []
+        return
+    raw = "".join(run.pieces)
+    text = " ".join(raw.split())
+    if text:
+        visible = len(text) - text.count(" ")
+        density = min(1.0, run.link_chars / visible) if visible else 0.0
+        pending.append(_Pending(text, density, run, run.first_piece, run.first_anchor, run.last_piece,
+                                run.last_anchor))
+    run.pieces = []
+    run.link_chars = 0
+    run.has_text = False
+
+
+# --- offsets --------------------------------------------------------------------------------------
+
+
+def _locate_all(html: str, pending: list[_Pending], lines: _LineIndex) -> list[Block]:
+    """Give every pending block offsets into ``html``; cut over-long blocks. Blocks are disjoint
+    and in source order, so each search starts where the previous block ended."""
+    blocks: list[Block] = []
+    cursor = 0
+    for item in pending:
+        first_lo = max(_resolve_anchor(html, item.first_anchor, cursor), cursor)
+        window = FAR_WINDOW if first_lo >= lines.capped_from else START_WINDOW
+        start = _find_piece(html, item.first_piece, first_lo, window)
+        end = None
+        if start is None:
+            start = first_lo
+        else:
+            # Source is never shorter than its text, so the last node starts at least this far on.
+            before_last = len(item.text) - len(item.last_piece.strip()) - LEAD_SLACK
+            last_lo = max(_resolve_anchor(html, item.last_anchor, cursor), start + max(0, before_last))
+            end = _find_piece_end(html, item.last_piece, last_lo, window)
+        if end is None:
+            # Not found: the length of the text, within its line; later blocks are searched from
+            # the start, so that one miss cannot push them out of reach.
+            end = min(start + len(item.text), lines.line_end(start, len(html)))
+            cursor = start
+        else:
+            cursor = end
+        start = min(start, len(html))
+        end = max(start, min(end, len(html)))
+        blocks.extend(_cut(item, start, end))
+    return blocks
+
+
+def _resolve_anchor(html: str, anchor: Anchor, cursor: int) -> int:
+    """A plain offset, or (line offset, key): just past the key's first occurrence after both."""
+    if isinstance(anchor, int):
+        return anchor
+    offset, key = anchor
+    lo = max(offset, cursor)
+    if key.startswith("</"):
+        match = re.compile(re.escape(key), re.IGNORECASE).search(html, lo)
+        return match.end() if match else offset
+    found = html.find(key, lo, lo + START_WINDOW)
+    return found + len(key) if found >= 0 else offset
+
+
+def _find_piece(html: str, piece: str, lo: int, window: int) -> int | None:
+    """Offset of a text node's first character, searched forward from ``lo``: where its opening
+    chars occur verbatim, unless that is far past its first word (then the verbatim hit is likely
+    a copy in a script, and the node itself had an entity)."""
+    stripped = piece.strip()
+    verbatim = html.find(stripped[:KEY_CHARS], lo, lo + window)
+    word = _WORD.search(stripped)
+    if word is None:
+        return verbatim if verbatim >= 0 else None
+    first_word = _find_word(html, word.group()[:KEY_CHARS], lo, lo + window)
+    if verbatim >= 0 and (first_word < 0 or verbatim - first_word <= VERBATIM_SLACK):
+        return verbatim
+    return first_word if first_word >= 0 else None
+
+
+def _find_word(html: str, word: str, lo: int, hi: int) -> int:
+    """Like ``str.find`` but the hit must not be inside a longer word ("Log" is not in "Logo")."""
+    for _ in range(WORD_TRIES):
+        found = html.find(word, lo, hi)
+        if found < 0:
+            return -1
+        after = found + len(word)
+        if not (after < len(html) and html[after].isalnum()) and not (found and html[found - 1].isalnum()):
+            return found
+        lo = after
+    return -1
+
+
+def _find_piece_end(html: str, piece: str, lo: int, window: int) -> int | None:
+    """Offset just past a text node's last character, searched forward from ``lo``. A node's
+    source is at least as long as its text (entities and CRLF only lengthen it), so when it is not
+    verbatim, its last word is searched for from where the node would end."""
+    stripped = piece.strip()
+    begin = _find_piece(html, stripped, lo, window)
+    if begin is None:
+        return None
+    if html.startswith(stripped, begin):
+        return begin + len(stripped)
+    ending = stripped[-4 * KEY_CHARS:]
+    word = _LAST_WORD.search(ending)
+    if word is None:
+        return None
+    key = word.group()[-KEY_CHARS:]
+    trail = ending[word.end():]
+    estimate = begin + len(stripped) - len(trail) - len(key)
+    reach = 8 * len(stripped) + 64  # an entity is at most ~8 source chars per text char
+    found = html.find(key, max(begin, estimate), begin + reach)
+    if found < 0:
+        return None
+    end = found + len(key)
+    return end + len(trail) if html.startswith(trail, end) else end
+
+
+def _cut(item: _Pending, start: int, end: int) -> list[Block]:
+    """One Block, or several when the text is longer than MAX_BLOCK_CHARS (cut at a space when
+    there is one; offsets then spread in proportion over the source span)."""
+    text, run = item.text, item.run
+    signals = {"link_density": item.link_density, "tag": run.tag, "tag_path": run.tag_path,
+               "depth": run.depth, "hints": run.hints or None}
+    if len(text) <= MAX_BLOCK_CHARS:
+        return [Block(text, start, end, **signals)]
+    blocks = []
+    span = end - start
+    for begin, stop in _long_text_cuts(text):
+        piece_start = start + span * begin // len(text)
+        piece_end = start + span * stop // len(text)
+        blocks.append(Block(text[begin:stop], piece_start, piece_end, **signals))
+    return blocks
+
+
+def _long_text_cuts(text: str) -> list[tuple[int, int]]:
+    """(begin, end) of pieces of at most MAX_BLOCK_CHARS, cut after a space in the piece's second
+    half when possible, without leading or trailing spaces (the text is whitespace-collapsed)."""
+    cuts = []
+    begin = 0
+    while begin < len(text):
+        stop = min(begin + MAX_BLOCK_CHARS, len(text))
+        if stop < len(text):
+            space = text.rfind(" ", begin + MAX_BLOCK_CHARS // 2, stop + 1)
+            stop = space if space > begin else stop
+        cuts.append((begin, stop))
+        begin = stop + 1 if stop < len(text) and text[stop] == " " else stop
+    return cuts
+
+
+# --- fallback for pages the parser cannot take --------------------------------------------------
+
+_FLAT_INVISIBLE = re.compile(r"<(script|style|noscript|template|svg|head|title|textarea)\b.*?</\1\s*>"
+                             r"|<!--.*?-->", re.IGNORECASE | re.DOTALL)
+_FLAT_BOUNDARY = re.compile(r"</?(" + "|".join(sorted(BLOCK_TAGS | BREAK_TAGS)) + r")\b[^>]*>", re.IGNORECASE)
+_FLAT_TAG = re.compile(r"<[^>]*>")
+_FLAT_LEADING_MARKUP = re.compile(r"(?:\s+|<[^>]*>)*")
+_FLAT_LINK = re.compile(r"<a\b[^>]*>(.*?)</a\s*>", re.IGNORECASE | re.DOTALL)
+
+
+def _flat_blocks(html: str) -> list[Block]:
+    """Blocks from a tag-splitting pass, without a tree: for documents nested beyond the parser's
+    limit. The text between two block-level tags is a block; offsets are exact up to entities."""
+    visible = _FLAT_INVISIBLE.sub(lambda match: " " * len(match.group()), html)  # keeps offsets
+    blocks: list[Block] = []
+    position, tag = 0, "body"
+    for boundary in _FLAT_BOUNDARY.finditer(visible):
+        blocks.extend(_flat_block(visible, position, boundary.start(), tag))
+        position = boundary.end()
+        name = boundary.group(1).lower()
+        if name not in BREAK_TAGS:  # text after a <br> stays in its block's element
+            tag = "body" if boundary.group().startswith("</") else name  # parent unknown
+    blocks.extend(_flat_block(visible, position, len(visible), tag))
+    return blocks
+
+
+def _flat_block(visible: str, start: int, end: int, tag: str) -> list[Block]:
+    segment = visible[start:end]
+    text = _clean(html_lib.unescape(_FLAT_TAG.sub("", segment)))
+    if not text:
+        return []
+    link_text = "".join(_FLAT_TAG.sub("", link) for link in _FLAT_LINK.findall(segment))
+    link_chars = len("".join(html_lib.unescape(link_text).split()))
+    visible_chars = len(text) - text.count(" ")
+    lead = _FLAT_LEADING_MARKUP.match(segment).end()
+    pending = _Pending(text, min(1.0, link_chars / visible_chars) if visible_chars else 0.0,
+                       _Run(tag, tag, 0, ""), "", 0, "", 0)
+    return _cut(pending, start + lead, start + _end_of_text(segment, lead))
+
+
+def _end_of_text(segment: str, lead: int) -> int:
+    """Offset in ``segment`` past its last text character (trailing tags and spaces dropped)."""
+    end = len(segment)
+    while end > lead:
+        if segment[end - 1].isspace():
+            end -= 1
+        elif segment[end - 1] == ">" and segment.rfind("<", lead, end) >= 0:
+            end = segment.rfind("<", lead, end)
+        else:
+            break
+    return end

@@ -1,0 +1,265 @@
+"""segmenter.html: HTML -> blocks (text like a WET dump's lines, structural signals, offsets)."""
+from __future__ import annotations
+
+import gzip
+import html as html_lib
+import json
+import random
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from segmenter.blocks import MAX_BLOCK_CHARS, Block
+from segmenter.html import MAX_HINT_WORDS, MAX_PATH_TAGS, html_blocks, html_title
+
+FIXTURES = Path(__file__).parent / "fixtures"
+_TAG = re.compile(r"<[^>]*>")
+_WORD = re.compile(r"\w+")
+
+
+def texts(html: str, **kwargs: bool) -> list[str]:
+    return [block.text for block in html_blocks(html, **kwargs)]
+
+
+def source_text(html: str, block: Block) -> str:
+    """What the block's source span shows once tags are removed and entities decoded."""
+    return " ".join(html_lib.unescape(_TAG.sub("", html[block.start:block.end])).split())
+
+
+def assert_sane(html: str, blocks: list[Block]) -> None:
+    previous = 0
+    for block in blocks:
+        assert 0 <= block.start <= block.end <= len(html)
+        assert block.start >= previous, "blocks must come in source order"
+        previous = block.start
+        assert block.text and block.text == " ".join(block.text.split())
+        assert len(block.text) <= MAX_BLOCK_CHARS
+        assert block.link_density is not None and 0.0 <= block.link_density <= 1.0
+
+
+def read_fixture(name: str) -> str:
+    return gzip.open(FIXTURES / name).read().decode("utf-8")
+
+
+# --- block splitting ------------------------------------------------------------------------------
+
+def test_block_elements_split_and_inline_elements_join():
+    html = ("<html><body><h1>The  <em>big</em>\n story</h1><p>First <a href='/x'>para</a>graph"
+            " &amp; more.</p><ul><li>one</li><li>two <b>bold</b></li></ul></body></html>")
+    assert texts(html) == ["The big story", "First paragraph & more.", "one", "two bold"]
+
+
+def test_container_text_outside_child_blocks_is_its_own_block():
+    html = "<div>Lead in <span>text</span><p>inner</p>tail text<section>deeper</section>end</div>"
+    assert texts(html) == ["Lead in text", "inner", "tail text", "deeper", "end"]
+
+
+def test_br_cuts_a_run_and_hr_too():
+    assert texts("<p>line one<br>line two<br/><br>line three<hr>four</p>") == [
+        "line one", "line two", "line three", "four"]
+
+
+def test_table_row_is_one_block_with_cells_apart():
+    html = ("<table><tr><th>Ticker</th><th>Last</th></tr>"
+            "<tr><td><a href=q>HD</a></td><td>225.86</td></tr></table>")
+    assert texts(html) == ["Ticker Last", "HD 225.86"]
+
+
+def test_preformatted_lines_are_blocks():
+    assert texts("<pre>a  = 1\n\nb = <b>2</b>\n</pre><p>after</p>") == ["a = 1", "b = 2", "after"]
+
+
+def test_invisible_content_is_skipped():
+    html = ("<html><head><title>T</title><style>p{}</style></head><body><script>var a = '<p>no</p>';"
+            "</script><noscript>no js</noscript><template><p>tpl</p></template><svg><text>svg</text></svg>"
+            "<iframe>frame</iframe><p>visible</p><form><label>Name</label><input value=x>"
+            "<button>Go</button><select><option>opt</option></select></form></body></html>")
+    assert texts(html) == ["visible"]
+
+
+def test_hidden_elements_are_skipped_unless_asked():
+    html = ("<p hidden>attr</p><div aria-hidden='true'>aria</div><div style='color:red; DISPLAY : none'>"
+            "css</div><div aria-hidden='false'>shown</div><p>kept</p>")
+    assert texts(html) == ["shown", "kept"]
+    assert texts(html, skip_hidden=False) == ["attr", "aria", "css", "shown", "kept"]
+
+
+def test_comments_cdata_entities_and_nul_bytes():
+    html = "<p>a <!-- gone --> b <![CDATA[ x ]]>c&nbsp;d &eacute;t&#233; &#x4e2d;\x00e</p><!-- only -->"
+    assert texts(html) == ["a b c d été 中 e"]
+
+
+def test_cjk_text_and_unclosed_tags():
+    html = "<div><p>日本語の記事です。<p>第二段落<li>項目"
+    assert texts(html) == ["日本語の記事です。", "第二段落", "項目"]
+
+
+def test_xml_declaration_with_encoding_is_accepted():
+    html = '<?xml version="1.0" encoding="ISO-8859-1"?><html><body><p>héllo</p></body></html>'
+    assert texts(html) == ["héllo"]
+
+
+# --- signals --------------------------------------------------------------------------------------
+
+def test_link_density_is_the_share_of_characters_in_links():
+    blocks = html_blocks("<li><a href=a>Headline of a story</a></li><p>plain text</p>"
+                         "<p>half <a href=b>link</a></p>")
+    assert [round(b.link_density, 2) for b in blocks] == [1.0, 0.0, 0.5]
+
+
+def test_tag_path_depth_and_tag():
+    html = "<html><body><div><article><div><section><div><p>deep</p></div></section></div></article></div>"
+    (block,) = html_blocks(html)
+    assert block.tag == "p"
+    assert block.tag_path == "div>article>div>section>div>p"
+    assert len(block.tag_path.split(">")) == MAX_PATH_TAGS
+    assert block.depth == 7  # html is depth 0
+
+
+def test_hints_are_class_and_id_words_of_the_element_then_its_ancestors():
+    html = ("<body class='page'><div id='relatedStories' class='css-1qskr30 teaser-list'>"
+            "<p class='storyBody x'>text</p></div></body>")
+    (block,) = html_blocks(html)
+    assert block.hints == "story body teaser list related stories page"  # class words, then id words
+
+
+def test_hints_are_bounded():
+    html = "".join(f"<div class='w{chr(97 + i % 26)}ord{i} deep'>" for i in range(60)) + "<p>x</p>"
+    (block,) = html_blocks(html)
+    assert 0 < len(block.hints.split()) <= MAX_HINT_WORDS
+
+
+def test_plain_block_has_no_hints():
+    assert html_blocks("<p>x</p>")[0].hints is None
+
+
+# --- offsets --------------------------------------------------------------------------------------
+
+def test_offsets_point_at_the_text_in_the_source():
+    html = ("<html>\r\n<body>\n  <h1 class='t'>Title &amp; more</h1>\n<p>Para <b>one</b>\n continues.</p>"
+            "<script>var s = 'Para two';</script>Para two<div>Log In</div><p>Logo</p><p>Log In</p></body>")
+    blocks = html_blocks(html)
+    assert [b.text for b in blocks] == ["Title & more", "Para one continues.", "Para two", "Log In", "Logo",
+                                        "Log In"]
+    for block in blocks:
+        assert source_text(html, block) == block.text, block
+    assert html[blocks[2].start - 9:blocks[2].start] == "</script>"
+
+
+def test_offsets_on_one_long_line_and_beyond_line_65535():
+    html = "<p>alpha</p>" * 3 + "\n" * 70_000 + "<p>beta</p><p>gamma</p>"
+    blocks = html_blocks(html)
+    assert [b.text for b in blocks] == ["alpha"] * 3 + ["beta", "gamma"]
+    assert [html[b.start:b.end] for b in blocks] == ["alpha"] * 3 + ["beta", "gamma"]
+
+
+def test_long_text_is_cut_into_bounded_blocks_within_its_span():
+    html = "<p>" + "word " * (MAX_BLOCK_CHARS // 2) + "</p>"
+    blocks = html_blocks(html)
+    assert len(blocks) == 3
+    assert "".join(b.text for b in blocks).replace(" ", "") == "word" * (MAX_BLOCK_CHARS // 2)
+    assert_sane(html, blocks)
+
+
+# --- titles ---------------------------------------------------------------------------------------
+
+def test_title_prefers_og_title_then_title():
+    head = "<head><title>Story &amp; more - Site</title>{}</head><body><p>x</p></body>"
+    assert html_title(head.format("")) == "Story & more - Site"
+    assert html_title(head.format('<meta property="og:title" content="Story &amp; more">')) == "Story & more"
+    assert html_title(head.format("<meta content='Single' property='og:title'>")) == "Single"
+    assert html_title("<p>no title</p>") is None
+    assert html_title("<title>  </title>") is None
+
+
+# --- bad input, bounded in time ---------------------------------------------------------------------
+
+def timed(html: str, limit_seconds: float) -> list[Block]:
+    started = time.perf_counter()
+    blocks = html_blocks(html)
+    assert time.perf_counter() - started < limit_seconds
+    assert_sane(html, blocks)
+    return blocks
+
+
+@pytest.mark.parametrize("html", ["", " ", "\n\t \r\n", "<!-- only a comment -->", "<html></html>", "<", "&"])
+def test_empty_and_blank_input_give_no_blocks(html: str):
+    assert timed(html, 1.0) == [] or html in ("<", "&")
+    assert html_title(html) is None
+
+
+def test_binary_junk_and_invalid_utf8_do_not_crash():
+    junk = random.Random(7).randbytes(200_000)
+    timed(junk.decode("latin-1"), 5.0)
+    blocks = timed(junk.decode("utf-8", errors="replace"), 5.0)
+    assert isinstance(blocks, list)
+    decoded = (b"<p>caf\xe9 \xff ok</p>" * 50).decode("utf-8", errors="replace")
+    assert texts(decoded)[0] == "caf\ufffd \ufffd ok"
+
+
+def test_one_5mb_line():
+    html = "<html><body><p>" + "word " * 1_000_000 + "</p></body></html>"
+    blocks = timed(html, 10.0)
+    assert sum(len(b.text) for b in blocks) >= 4_999_000 - len(blocks)
+
+
+@pytest.mark.slow
+def test_200000_elements():
+    html = "<html><body>" + "<p>para <b>bold</b></p>" * 100_000 + "</body></html>"
+    blocks = timed(html, 30.0)
+    assert len(blocks) == 100_000
+    assert html[blocks[-1].start:blocks[-1].end] == "para <b>bold"
+
+
+@pytest.mark.parametrize("opening, closing", [("<div>", "</div>"), ("<span>", "</span>"),
+                                              ("<div><a href=x>", "</a></div>"), ("<li><ul>", "</ul></li>")])
+def test_nesting_10000_deep_keeps_its_text(opening: str, closing: str):
+    html = "<html><body><h1>Head</h1>" + opening * 10_000 + "deep text" + closing * 10_000 + "<p>after</p>"
+    blocks = timed(html, 10.0)
+    assert [b.text for b in blocks] == ["Head", "deep text", "after"]
+    assert html[blocks[1].start:blocks[1].end] == "deep text"
+
+
+def test_moderate_nesting_goes_through_the_tree():
+    html = "<div class='wrap'>" * 1500 + "<p>deep</p>" + "</div>" * 1500
+    (block,) = timed(html, 10.0)
+    assert block.depth == 1502 and block.hints == "wrap"
+
+
+# --- real pages (MIT / Apache-2.0 fixtures) ---------------------------------------------------------
+
+def shingle_recall(truth: str, predicted: str, n: int = 4) -> float:
+    def shingles(text: str) -> set[tuple[str, ...]]:
+        words = _WORD.findall(text.lower())
+        return {tuple(words[i:i + n]) for i in range(max(0, len(words) - n + 1))}
+    wanted = shingles(truth)
+    return len(wanted & shingles(predicted)) / len(wanted)
+
+
+def test_real_news_page_matches_its_text_dump_and_holds_the_article():
+    html = read_fixture("scrapinghub-sciencealert.html.gz")
+    page = json.loads((FIXTURES / "scrapinghub-sciencealert.json").read_text(encoding="utf-8"))
+    blocks = timed(html, 2.0)
+    ours = [b.text for b in blocks]
+    dump = [line.strip() for line in page["text_dump"].splitlines() if line.strip()]
+    assert sum(line in set(dump) for line in ours) / len(ours) >= 0.9
+    assert sum(line in set(ours) for line in dump) / len(dump) >= 0.9
+    assert shingle_recall(page["truth_body"], "\n".join(ours)) >= 0.97
+    exact = sum(source_text(html, b) == b.text for b in blocks) / len(blocks)
+    assert exact >= 0.9
+    assert html_title(html).startswith("NASA Just Confirmed There Are Water Plumes")
+
+
+def test_real_page_navigation_is_link_dense_and_paragraphs_are_not():
+    html = read_fixture("readability-ars-1.html.gz")
+    blocks = timed(html, 2.0)
+    nav = [b for b in blocks if b.text in ("Biz & IT", "Tech", "Science", "Policy")]
+    assert nav and all(b.link_density == 1.0 and b.tag == "li" for b in nav)
+    paragraphs = [b for b in blocks if b.tag == "p" and len(b.text) > 200]
+    densities = sorted(b.link_density for b in paragraphs)
+    assert len(paragraphs) >= 5 and densities[len(densities) // 2] < 0.1 and densities[-1] < 0.5
+    headline = "Just-released Minecraft exploit makes it easy to crash game servers"
+    assert headline in [b.text for b in blocks]
+    assert html_title(html) == headline
