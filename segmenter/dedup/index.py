@@ -78,8 +78,7 @@ class StoryIndex:
 
     def _place(self, doc: Document, signature: np.ndarray, size: int, keys: np.ndarray) -> tuple:
         seen = format_time(parse_time(doc.seen)) if doc.seen else now_iso()
-        known = self.storage.find(doc.id, doc.url) if not doc.url else \
-            self.storage.find(url=doc.url) or self.storage.find(doc_id=doc.id)
+        known = self.storage.find(doc_id=doc.id, url=doc.url)
         if known is not None:
             self.storage.touch(known.seq, seen)
             return known.story, known.similarity, False
@@ -101,6 +100,13 @@ class StoryIndex:
             return None
         sizes_by_story = self.storage.story_sizes({m.story for m in matches})
         return choose_story(matches, sizes_by_story, {s: int(s) for s in sizes_by_story}, self.config)
+
+    def match(self, text: str) -> tuple[str, float] | None:
+        """Read-only lookup: (story id, similarity) the text would join, or None. Nothing is written."""
+        sigs, sizes = signatures_and_sizes([text], self.config)
+        if sizes[0] < min_shingles(self.config):
+            return None
+        return self._best_story(sigs[0], int(sizes[0]), band_keys(sigs, self.config)[0])
 
     def get(self, story_id: str) -> Story | None:
         """A story by id, or None."""

@@ -80,9 +80,10 @@ class SQLiteStore(Storage):
                 return config
         stored = DedupConfig.from_dict(json.loads(row[0]))
         if config is not None and config != stored:
-            raise ConfigMismatch(
-                f"{self.path} was made with {stored.to_dict()}, not {config.to_dict()}; open it with "
-                "config=None to use its own config, or use another store")
+            ours, theirs = config.to_dict(), stored.to_dict()
+            diff = ", ".join(f"{k}={theirs[k]!r} (not {ours[k]!r})" for k in ours if ours[k] != theirs[k])
+            raise ConfigMismatch(f"{self.path} was made with {diff}; open it without a config to use "
+                                 "its own, or use another store")
         return stored
 
     @contextmanager
