@@ -168,7 +168,9 @@ def _session(master: str | None) -> SparkSession:
         builder = builder.master(master)
     elif "spark.master" not in SparkSession.builder._options and not os.environ.get("SPARK_HOME"):
         builder = builder.master("local[*]")
-    return builder.getOrCreate()
+    session = builder.getOrCreate()
+    session.sparkContext.setLogLevel("WARN")
+    return session
 
 
 def main(argv: list[str] | None = None) -> int:

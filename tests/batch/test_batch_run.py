@@ -168,3 +168,20 @@ def test_kill_9_twice_then_rerun_gives_every_record_once_and_no_story_split(tmp_
         by_page.setdefault(row["ordinal"], set()).add(row["story_id"])
     signed = [stories for stories in by_page.values() if stories != {None}]
     assert signed and all(len(stories) == 1 for stories in signed)  # every copy in one story
+
+
+def test_progress_line_shows_rate_and_errors():
+    import io
+
+    from segmenter.batch.run import Progress, Summary
+
+    stream = io.StringIO()
+    progress = Progress(stream, enabled=True)
+    summary = Summary(read=40, kept=37, skipped=1, failed=2, input_errors=["x"])
+    progress.update(summary, force=True)
+    progress.close()
+    line = stream.getvalue()
+    assert line.startswith("\r40 records") and "rec/s" in line and "errors 3" in line
+    quiet = io.StringIO()
+    Progress(quiet).update(summary, force=True)  # StringIO is not a terminal: no progress line
+    assert quiet.getvalue() == ""
