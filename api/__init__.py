@@ -18,7 +18,7 @@ DEFAULTS: dict[str, Any] = {
     "METRICS_DIR": None,         # a folder shared by the worker processes (see api.metrics)
     "BENCHMARK_ECHO": False,     # register POST /v1/echo (benchmarks/api.py only)
     "STORIES_PAGE_LIMIT": 100,   # largest ?limit= for GET /v1/stories
-    "DEDUP_MAX_DOCUMENTS": 10_000,
+    "MAX_DEDUP_DOCUMENTS": 10_000,
 }
 
 

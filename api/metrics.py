@@ -27,7 +27,8 @@ LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
 
 # name -> (help, label names) for the plain counters.
 COUNTERS = {
-    "segmenter_documents_ingested_total": ("Documents accepted by POST /v1/stories.", ("result",)),
+    "segmenter_documents_ingested_total": (
+        "Documents accepted by POST /v1/stories, by whether they founded a story.", ("result",)),
     "segmenter_stories_created_total": ("Stories founded by an ingested document.", ()),
     "segmenter_segmentation_timeouts_total": ("Segmentations stopped by the per-request time limit.", ()),
 }

@@ -76,11 +76,12 @@ def _errors(*statuses: str) -> dict[str, Any]:
 
 def _schemas() -> dict[str, Any]:
     nullable_str = {"type": ["string", "null"]}
+    text = {"type": "string"}
     member = {
         "type": "object",
-        "required": ["doc_id", "url", "first_seen"],
+        "required": ["doc_id", "source", "url", "title", "first_seen", "last_seen"],
         "properties": {"doc_id": {"type": "string"}, "source": nullable_str, "url": nullable_str,
-                       "title": nullable_str, "first_seen": nullable_str, "last_seen": nullable_str},
+                       "title": nullable_str, "first_seen": text, "last_seen": text},
     }
     return {
         "Error": {
@@ -121,11 +122,14 @@ def _schemas() -> dict[str, Any]:
         },
         "StoryMember": member,
         "Story": {
-            "type": "object", "required": ["id", "title", "members", "size"],
-            "properties": {"id": {"type": ["string", "integer"]}, "title": nullable_str,
-                           "canonical": {"description": "the member that represents the story"},
+            "type": "object",
+            "required": ["id", "title", "canonical", "members", "size", "first_seen", "last_seen"],
+            "properties": {"id": {"type": "string"}, "title": nullable_str,
+                           "canonical": {**_ref("StoryMember"),
+                                         "description": "the member new documents are matched against"},
                            "members": {"type": "array", "items": _ref("StoryMember")},
-                           "size": {"type": "integer", "minimum": 1}},
+                           "size": {"type": "integer", "minimum": 1},
+                           "first_seen": {"type": "string"}, "last_seen": {"type": "string"}},
         },
         "IngestRequest": {
             "type": "object", "required": ["url"],
@@ -143,8 +147,8 @@ def _schemas() -> dict[str, Any]:
         },
         "IngestResult": {
             "type": "object", "required": ["story_id", "is_new", "similarity", "document_id", "story"],
-            "properties": {"story_id": {"type": ["string", "integer"]}, "is_new": {"type": "boolean"},
-                           "similarity": {"type": ["number", "null"]}, "document_id": {"type": "string"},
+            "properties": {"story_id": {"type": "string"}, "is_new": {"type": "boolean"},
+                           "similarity": {"type": "number"}, "document_id": {"type": "string"},
                            "story": _ref("Story")},
         },
         "StoryPage": {

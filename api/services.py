@@ -102,11 +102,14 @@ def _open_store(app: Flask, services: Services) -> None:
 
 
 def dedup_config(config: dict[str, Any]) -> Any:
-    """A DedupConfig from ``DEDUP_*`` settings, or None to use the store's own."""
+    """A DedupConfig from ``DEDUP_*`` settings (``DEDUP_THRESHOLD`` ...), or None to use the store's own."""
+    from dataclasses import fields
+
     from segmenter.dedup import DedupConfig
 
+    known = {f.name for f in fields(DedupConfig)}
     overrides = {key[len("DEDUP_"):].lower(): value for key, value in config.items()
-                 if key.startswith("DEDUP_") and value is not None}
+                 if key.startswith("DEDUP_") and key[len("DEDUP_"):].lower() in known and value is not None}
     return DedupConfig(**overrides) if overrides else None
 
 

@@ -36,7 +36,7 @@ def _documents(value: Any) -> list[Any]:
 
     if not isinstance(value, list) or not value:
         raise ApiError(400, "missing_field", "'documents' must be a non-empty list of {id, text} objects")
-    largest = current_app.config["DEDUP_MAX_DOCUMENTS"]
+    largest = current_app.config["MAX_DEDUP_DOCUMENTS"]
     if len(value) > largest:
         raise ApiError(413, "too_many_documents", f"at most {largest} documents per request")
     docs, seen_ids = [], set()
@@ -47,9 +47,11 @@ def _documents(value: Any) -> list[Any]:
         if doc_id in seen_ids:
             raise ApiError(400, "duplicate_id", f"documents[{i}]: the id {doc_id!r} is used twice")
         seen_ids.add(doc_id)
-        docs.append(Document(id=doc_id, text=require_str(item, "text"), url=optional_str(item, "url"),
-                             source=optional_str(item, "source"), title=optional_str(item, "title"),
-                             seen=None))
+        try:
+            docs.append(Document(id=doc_id, text=require_str(item, "text"), url=optional_str(item, "url"),
+                                 source=optional_str(item, "source"), title=optional_str(item, "title")))
+        except ValueError as exc:
+            raise ApiError(400, "invalid_field", f"documents[{i}]: {exc}") from None
     return docs
 
 

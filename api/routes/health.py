@@ -48,13 +48,13 @@ def openapi() -> Response:
 
 def _store_gauges() -> list[tuple[str, str, float]]:
     # Counts read from the shared store are exact across workers, unlike per-process counters.
-    index = current_services().index
-    counts = getattr(index, "counts", None)
-    if not callable(counts):
+    services = current_services()
+    if services.index is None:
         return []
     try:
-        stories, documents = counts()
-    except Exception:
+        with services.store_lock:
+            documents, stories = services.index.count()
+    except Exception:  # a scrape must not fail because the store is busy or gone
         return []
     return [("segmenter_stories", "Stories in the store.", stories),
             ("segmenter_store_documents", "Documents in the store.", documents)]

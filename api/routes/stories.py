@@ -33,7 +33,7 @@ def ingest() -> Response:
     with current_services().store_lock:
         result = story_index().add(doc)
     metrics = current_metrics()
-    metrics.inc("segmenter_documents_ingested_total", ("new_story" if result.is_new else "joined_story",))
+    metrics.inc("segmenter_documents_ingested_total", ("new_story" if result.is_new else "existing_story",))
     if result.is_new:
         metrics.inc("segmenter_stories_created_total")
     return jsonify({"story_id": result.story_id, "is_new": result.is_new,
@@ -45,7 +45,7 @@ def ingest() -> Response:
 def get_story(story_id: str) -> Response:
     """One story with all its members."""
     with current_services().store_lock:
-        story = story_index().get(_story_key(story_id))
+        story = story_index().get(story_id)
     if story is None:
         raise ApiError(404, "story_not_found", f"no story with id {story_id!r}")
     return jsonify(story.to_dict())
@@ -73,10 +73,6 @@ def _article(page: Any, fields: dict[str, Any]) -> tuple[str | None, str]:
         raise ApiError(422, "no_article", "the page has no article body (it looks like an index page); "
                        "send the article text with \"segmented\": false to ingest it as it is")
     return result.title, result.body
-
-
-def _story_key(story_id: str) -> int | str:
-    return int(story_id) if story_id.isdigit() else story_id
 
 
 def _limit(value: str | None) -> int:
