@@ -1,5 +1,5 @@
 """The batch job on Apache Spark: ``segmenter spark MANIFEST --out DIR`` or
-``spark-submit -m segmenter.batch.spark MANIFEST --out DIR`` (needs ``pip install 'segmenter[spark]'``).
+``spark-submit segmenter/batch/spark.py MANIFEST --out DIR`` (needs ``pip install 'segmenter[spark]'``).
 
 The same pipeline as ``segmenter run``, with the same pure functions in the middle:
 
@@ -106,7 +106,9 @@ def run_spark(inputs: list[str], out_dir: str, dedup: bool = False, out_format: 
               spark: SparkSession | None = None) -> Summary:
     """Run the batch job on Spark; return the same Summary as the local pipeline."""
     started = time.perf_counter()
-    os.makedirs(out_dir, exist_ok=True)
+    local_out = "://" not in out_dir
+    if local_out:
+        os.makedirs(out_dir, exist_ok=True)
     spark = spark or _session(master)
     sc = spark.sparkContext
     config = DedupConfig()
@@ -129,8 +131,9 @@ def run_spark(inputs: list[str], out_dir: str, dedup: bool = False, out_format: 
         summary.stories = signed - len(story_of)  # every signed document not joined founds one
     summary.seconds = round(time.perf_counter() - started, 3)
     rows.unpersist()
-    with open(os.path.join(out_dir, "summary.json"), "w", encoding="utf-8") as handle:
-        json.dump(summary.__dict__, handle, indent=1)
+    if local_out:
+        with open(os.path.join(out_dir, "summary.json"), "w", encoding="utf-8") as handle:
+            json.dump(summary.__dict__, handle, indent=1)
     return summary
 
 
@@ -149,9 +152,9 @@ def _write(spark: SparkSession, output, out_dir: str, out_format: str) -> None:
     if out_format == "parquet":
         values = output.map(lambda r: tuple(r.get(f.name) for f in SCHEMA.fields))
         frame = spark.createDataFrame(values, SCHEMA)
-        frame.write.mode("overwrite").parquet(os.path.join(out_dir, "articles.parquet"))
+        frame.write.mode("overwrite").parquet(_uri(f"{out_dir.rstrip('/')}/articles.parquet"))
     else:
-        target = os.path.join(out_dir, "articles")
+        target = f"{out_dir.rstrip('/')}/articles"
         if os.path.isdir(target):  # a rerun replaces the previous output, as mode("overwrite") does
             shutil.rmtree(target)
         output.map(lambda r: json.dumps(r, ensure_ascii=False)).saveAsTextFile(_uri(target))
@@ -174,7 +177,7 @@ def _session(master: str | None) -> SparkSession:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point for ``spark-submit -m segmenter.batch.spark`` / ``python -m segmenter.batch.spark``."""
+    """Entry point for ``spark-submit segmenter/batch/spark.py`` / ``python -m segmenter.batch.spark``."""
     parser = argparse.ArgumentParser(prog="segmenter.batch.spark", description=__doc__.splitlines()[0])
     parser.add_argument("manifest")
     parser.add_argument("--out", required=True)
