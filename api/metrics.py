@@ -34,6 +34,7 @@ COUNTERS = {
 }
 REQUESTS = "segmenter_http_requests_total"
 LATENCY = "segmenter_http_request_duration_seconds"
+PROCESSES = "segmenter_metrics_processes"
 
 
 class Metrics:
@@ -100,8 +101,11 @@ class Metrics:
 
     def render(self, gauges: Iterable[tuple[str, str, float]] = ()) -> str:
         """The Prometheus text exposition of all processes, plus ``(name, help, value)`` gauges."""
-        merged = merge(self.process_snapshots())
-        lines = list(_render_requests(merged))
+        snapshots = self.process_snapshots()
+        merged = merge(snapshots)
+        lines = [f"# HELP {PROCESSES} Worker processes whose counts are included.",
+                 f"# TYPE {PROCESSES} gauge", f"{PROCESSES} {len(snapshots)}"]
+        lines += _render_requests(merged)
         lines += _render_latency(merged)
         lines += _render_counters(merged)
         for name, help_text, value in gauges:

@@ -104,6 +104,7 @@ def test_concurrent_near_duplicates_form_one_story_that_survives_a_restart(tmp_p
                     break
                 time.sleep(0.1)
             assert metric_value(metrics, sample) == expected
+            assert metric_value(metrics, "segmenter_metrics_processes") == 2
 
         with LiveServer(store, workers=2, log=log) as server:
             status, story = server.json("GET", f"/v1/stories/{story_id}")
@@ -118,7 +119,7 @@ def test_bad_inputs_answer_4xx_json_fast_on_the_real_server(tmp_path):
         ("POST", "/v1/segment", b'{"text": ', "application/json", 400),
         ("POST", "/v1/segment", b"%PDF-1.4 ...", "application/pdf", 415),
         ("POST", "/v1/segment", b"", "text/plain", 422),
-        ("POST", "/v1/segment", b"\xff\xfe\x00\x01" * 2000, "text/plain; charset=utf-8", 422),
+        ("POST", "/v1/segment", b"ok \x80\xfe\xff" * 2000, "text/plain; charset=utf-8", 422),
         ("POST", "/v1/stories", b'{"text": "no url"}', "application/json", 400),
         ("GET", "/v1/stories/123456789", None, None, 404),
         ("GET", "/v1/dedup", None, None, 405),
