@@ -1,0 +1,377 @@
+"""Segmentation benchmark: body quality, teaser quality and speed on the held-out pages, one table.
+
+    python benchmarks/segmentation.py                  # everything, held-out pages (data/split.json)
+    python benchmarks/segmentation.py --quick          # 10 pages per set, a smoke run
+    python benchmarks/segmentation.py --only baselines # or text, html; repeatable
+    python benchmarks/segmentation.py --json out.json  # also save the figures
+
+Sets: the evaluation pages of ``scrapinghub`` and ``l3s-gn1`` in ``data/split.json`` (split by site,
+written by training; all pages when the file is missing, with a warning). Body quality is the
+article-extraction-benchmark metric from ``../shared/eval/score.py`` (word 4-gram shingle
+precision/recall averaged over pages, then F1), imported by path so that figures stay comparable
+with the reference ones in ``../shared/README.md``.
+
+Systems, on the same pages:
+- ``segmenter text``: ``segment(text_dump, content_type="text").body`` (the WET-style dump);
+- ``segmenter html``: ``segment(html, content_type="html").body``;
+- ``trafilatura`` (default settings) and ``trafilatura favor_precision``: ``trafilatura.extract(html)``;
+- ``readability-lxml``: ``Document(html).summary()`` turned into text (block elements end a line);
+- ``whole dump``: the whole text dump taken as the body (the floor any system must beat).
+
+HTML is decoded once per page (``segmenter.page.decode_bytes``: BOM, meta charset, UTF-8, cp1252)
+and every HTML system gets the same string; pages/s counts only the system's own call, one core,
+one page at a time. A system that raises on a page gets an empty body for it (counted in
+``errors``); ``NotImplementedError`` on the first page marks the system "not available".
+
+Teasers: on the hand-labelled pages of ``scrapinghub/labels.jsonl`` that are held out, a line is a
+teaser when labelled ``teaser_headline`` or ``teaser_blurb``; our labels come from segmenting the
+page's text dump, matched to the labelled lines by line index (through the line's offset, so that a
+line cut into several blocks still matches); precision/recall/F1 are pooled over lines.
+"""
+from __future__ import annotations
+
+import argparse
+import gzip
+import importlib.util
+import json
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from types import ModuleType
+
+from segmenter import segment
+from segmenter.blocks import text_blocks
+from segmenter.page import decode_bytes
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_SHARED = REPO.parent / "shared"
+DEFAULT_SPLIT = REPO / "data" / "split.json"
+SETS = ("scrapinghub", "l3s-gn1")
+GROUPS = ("text", "html", "baselines")
+# Enough pages to catch a broken system in a few seconds, not to rank systems.
+QUICK_PAGES = 10
+TEASER_LABELS = frozenset({"teaser_headline", "teaser_blurb"})
+# Elements after which readability's summary text starts a new line (else words would glue).
+_SUMMARY_BLOCK_TAGS = ("p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "pre",
+                       "blockquote", "figcaption", "dd", "dt", "section", "article", "table")
+
+
+@dataclass(frozen=True)
+class EvalPage:
+    """One held-out page: its HTML (decoded), its WET-style dump and its true body."""
+
+    id: str
+    corpus: str
+    html: str
+    text_dump: str
+    truth: str
+
+
+@dataclass
+class SystemResult:
+    """Scores and speed of one system on one set."""
+
+    system: str
+    corpus: str
+    precision: float | None = None
+    recall: float | None = None
+    f1: float | None = None
+    pages: int = 0
+    seconds: float = 0.0
+    errors: int = 0
+    note: str = ""
+
+    @property
+    def pages_per_second(self) -> float | None:
+        return self.pages / self.seconds if self.seconds > 0 else None
+
+
+@dataclass
+class TeaserResult:
+    """Teaser-line precision/recall/F1 pooled over the labelled held-out pages."""
+
+    pages: int = 0
+    lines: int = 0
+    true_positives: int = 0
+    false_positives: int = 0
+    false_negatives: int = 0
+    seconds: float = 0.0
+    note: str = ""
+    per_page: list[dict] = field(default_factory=list)
+
+    @property
+    def precision(self) -> float:
+        predicted = self.true_positives + self.false_positives
+        return self.true_positives / predicted if predicted else 0.0
+
+    @property
+    def recall(self) -> float:
+        actual = self.true_positives + self.false_negatives
+        return self.true_positives / actual if actual else 0.0
+
+    @property
+    def f1(self) -> float:
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+
+# --- inputs ---------------------------------------------------------------------------------------
+
+def load_scorer(shared: Path) -> ModuleType:
+    """Import ``shared/eval/score.py`` by path (it is not a package)."""
+    path = shared / "eval" / "score.py"
+    spec = importlib.util.spec_from_file_location("shared_eval_score", path)
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"cannot import the scorer at {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def load_split(path: Path) -> dict | None:
+    """The train/eval split written by training, or None (then every page is evaluated)."""
+    if not path.exists():
+        print(f"warning: {path} not found: evaluating ALL pages (training pages included)", file=sys.stderr)
+        return None
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def eval_ids(split: dict | None, corpus: str) -> set[str] | None:
+    """Held-out page ids of ``corpus``, or None for all pages."""
+    if split is None:
+        return None
+    if corpus not in split or "eval" not in split[corpus]:
+        raise SystemExit(f"split has no eval pages for {corpus}")
+    return set(split[corpus]["eval"])
+
+
+def read_pages_jsonl(shared: Path, corpus: str) -> list[dict]:
+    with gzip.open(shared / "corpora" / "segmentation" / corpus / "pages.jsonl.gz", "rt",
+                   encoding="utf-8") as lines:
+        return [json.loads(line) for line in lines if line.strip()]
+
+
+def load_pages(shared: Path, corpus: str, ids: set[str] | None, limit: int | None) -> list[EvalPage]:
+    """The held-out pages of one set, in file order, at most ``limit``."""
+    pages = []
+    for row in read_pages_jsonl(shared, corpus):
+        if ids is not None and row["id"] not in ids:
+            continue
+        raw = gzip.open(shared / "corpora" / "segmentation" / corpus / row["html_path"]).read()
+        html, _ = decode_bytes(raw)
+        pages.append(EvalPage(row["id"], corpus, html, row["text_dump"], row["truth_body"]))
+        if limit is not None and len(pages) >= limit:
+            break
+    return pages
+
+
+# --- systems --------------------------------------------------------------------------------------
+
+def segmenter_text(page: EvalPage) -> str:
+    return segment(page.text_dump, content_type="text").body
+
+
+def segmenter_html(page: EvalPage) -> str:
+    return segment(page.html, content_type="html").body
+
+
+def trafilatura_default(page: EvalPage) -> str:
+    import trafilatura
+    return trafilatura.extract(page.html) or ""
+
+
+def trafilatura_precision(page: EvalPage) -> str:
+    import trafilatura
+    return trafilatura.extract(page.html, favor_precision=True) or ""
+
+
+def readability_lxml(page: EvalPage) -> str:
+    from readability import Document
+    return summary_text(Document(page.html).summary())
+
+
+def summary_text(fragment: str) -> str:
+    """Readability's summary HTML as text, a line per block element."""
+    import lxml.html
+    if not fragment.strip():
+        return ""
+    root = lxml.html.fromstring(fragment)
+    for element in root.iter(*_SUMMARY_BLOCK_TAGS):
+        element.tail = "\n" + (element.tail or "")
+    return root.text_content()
+
+
+def whole_dump(page: EvalPage) -> str:
+    return page.text_dump
+
+
+Extractor = Callable[[EvalPage], str]
+# (name, group for --only, function); the order is the table's.
+SYSTEMS: tuple[tuple[str, str, Extractor], ...] = (
+    ("segmenter text", "text", segmenter_text),
+    ("segmenter html", "html", segmenter_html),
+    ("trafilatura", "baselines", trafilatura_default),
+    ("trafilatura favor_precision", "baselines", trafilatura_precision),
+    ("readability-lxml", "baselines", readability_lxml),
+    ("whole dump", "baselines", whole_dump),
+)
+
+
+def run_system(name: str, extract: Extractor, pages: list[EvalPage], scorer: ModuleType) -> SystemResult:
+    """Extract every page's body with one system, time it, score it against the truth."""
+    result = SystemResult(name, pages[0].corpus if pages else "")
+    pairs = []
+    for index, page in enumerate(pages):
+        started = time.perf_counter()
+        try:
+            body = extract(page)
+        except NotImplementedError as error:
+            if index == 0:
+                result.note = f"not available: {error}"
+                return result
+            body, result.errors = "", result.errors + 1
+        except Exception:  # a baseline failing on one page must not end the run
+            body, result.errors = "", result.errors + 1
+        result.seconds += time.perf_counter() - started
+        pairs.append((page.truth, body))
+    scores = scorer.segmentation_scores(pairs)
+    result.precision, result.recall, result.f1 = scores["precision"], scores["recall"], scores["f1"]
+    result.pages = len(pairs)
+    return result
+
+
+# --- teasers --------------------------------------------------------------------------------------
+
+def read_labels(shared: Path) -> list[dict]:
+    path = shared / "corpora" / "segmentation" / "scrapinghub" / "labels.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def teaser_scores(shared: Path, ids: set[str] | None, limit: int | None) -> TeaserResult:
+    """Teaser-line P/R/F1 of ``segment(text_dump)`` on the held-out labelled pages."""
+    result = TeaserResult()
+    dumps = {row["id"]: row["text_dump"] for row in read_pages_jsonl(shared, "scrapinghub")}
+    labelled = [page for page in read_labels(shared) if ids is None or page["id"] in ids]
+    if not labelled:
+        result.note = "no held-out labelled pages"
+        return result
+    for page in labelled[:limit]:
+        dump = dumps[page["id"]]
+        started = time.perf_counter()
+        try:
+            blocks = segment(dump, content_type="text").blocks
+        except NotImplementedError as error:
+            result.note = f"not available: {error}"
+            return result
+        result.seconds += time.perf_counter() - started
+        _count_teasers(result, page, dump, blocks)
+    return result
+
+
+def _count_teasers(result: TeaserResult, page: dict, dump: str, blocks: list) -> None:
+    """Add one page's teaser-line counts. Line i of the labels is ``text_blocks(dump)[i]``."""
+    predicted_at = {block.start: block.label in TEASER_LABELS for block in blocks}
+    lines = text_blocks(dump)
+    counts = {"tp": 0, "fp": 0, "fn": 0}
+    for labelled in page["blocks"]:
+        truth = labelled["label"] in TEASER_LABELS
+        predicted = predicted_at.get(lines[labelled["i"]].start, False)
+        key = "tp" if truth and predicted else "fp" if predicted else "fn" if truth else None
+        if key:
+            counts[key] += 1
+    result.pages += 1
+    result.lines += len(page["blocks"])
+    result.true_positives += counts["tp"]
+    result.false_positives += counts["fp"]
+    result.false_negatives += counts["fn"]
+    result.per_page.append({"id": page["id"], **counts})
+
+
+# --- the table ------------------------------------------------------------------------------------
+
+def _figure(value: float | None, digits: int = 3) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def format_table(results: list[SystemResult], teasers: TeaserResult | None) -> str:
+    """One markdown table: a row per system, P/R/F1 and pages/s per set; the teaser row after."""
+    corpora = [c for c in SETS if any(r.corpus == c for r in results)]
+    header = ["system"] + [f"{c} {m}" for c in corpora for m in ("P", "R", "F1", "pages/s")]
+    rows = []
+    for name in dict.fromkeys(r.system for r in results):
+        row = [name]
+        for corpus in corpora:
+            found = next((r for r in results if r.system == name and r.corpus == corpus), None)
+            if found is None or found.note:
+                row += ["n/a", "", "", ""]
+                continue
+            speed = "-" if name == "whole dump" else _figure(found.pages_per_second, 0)
+            errors = f" ({found.errors} err)" if found.errors else ""
+            row += [_figure(found.precision), _figure(found.recall), _figure(found.f1) + errors, speed]
+        rows.append(row)
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    pages = {c: next((r.pages for r in results if r.corpus == c and r.pages), 0) for c in corpora}
+    lines.append("")
+    lines.append("pages: " + ", ".join(f"{c} {n}" for c, n in pages.items()))
+    notes = [f"{r.system} ({r.corpus}): {r.note}" for r in results if r.note]
+    if teasers is not None:
+        lines.append("")
+        lines.append(format_teasers(teasers))
+    return "\n".join(lines + [f"note: {note}" for note in notes])
+
+
+def format_teasers(teasers: TeaserResult) -> str:
+    if teasers.note:
+        return f"teaser lines (scrapinghub labelled, held out): {teasers.note}"
+    speed = teasers.pages / teasers.seconds if teasers.seconds else None
+    return (f"teaser lines (scrapinghub labelled, held out; segmenter text): P {teasers.precision:.3f} "
+            f"R {teasers.recall:.3f} F1 {teasers.f1:.3f} on {teasers.pages} pages, {teasers.lines} lines "
+            f"({teasers.true_positives + teasers.false_negatives} teaser lines); {_figure(speed, 0)} pages/s")
+
+
+# --- main -----------------------------------------------------------------------------------------
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help=f"{QUICK_PAGES} pages per set")
+    parser.add_argument("--only", action="append", choices=GROUPS,
+                        help="run only these systems (repeatable); the teaser row goes with 'text'")
+    parser.add_argument("--shared", type=Path, default=DEFAULT_SHARED, help="the shared/ folder")
+    parser.add_argument("--split", type=Path, default=DEFAULT_SPLIT, help="train/eval split JSON")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    groups = set(args.only or GROUPS)
+    limit = QUICK_PAGES if args.quick else None
+    scorer = load_scorer(args.shared)
+    split = load_split(args.split)
+    results: list[SystemResult] = []
+    for corpus in SETS:
+        pages = load_pages(args.shared, corpus, eval_ids(split, corpus), limit)
+        for name, group, extract in SYSTEMS:
+            if group in groups:
+                results.append(run_system(name, extract, pages, scorer))
+                results[-1].corpus = corpus
+    teasers = teaser_scores(args.shared, eval_ids(split, "scrapinghub"), limit) if "text" in groups else None
+    held_out = "held-out pages (data/split.json)" if split else "ALL pages (no split file)"
+    print(f"Segmentation benchmark on {held_out}; shingle-4 metric of shared/eval/score.py")
+    print(format_table(results, teasers))
+    if args.json:
+        payload = {"results": [asdict(r) | {"pages_per_second": r.pages_per_second} for r in results],
+                   "teasers": None if teasers is None else asdict(teasers) | {
+                       "precision": teasers.precision, "recall": teasers.recall, "f1": teasers.f1},
+                   "split": str(args.split) if split else None, "quick": args.quick}
+        args.json.write_text(json.dumps(payload, indent=1), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
