@@ -37,12 +37,12 @@ HASHES = ("fast", "sha1")
 class DedupConfig:
     """Shingling, MinHash and matching parameters; validated on creation, stored with the data."""
 
-    ngram: int = 5
+    ngram: int = 3
     num_perm: int = 128
     seed: int = 1
-    threshold: float = 0.5
+    threshold: float = 0.3
     containment: float = 0.7
-    min_size_ratio: float = 0.15
+    min_size_ratio: float = 0.3
     min_tokens: int = 10
     member_quorum: float = 0.5
     bands: int | None = None
