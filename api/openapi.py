@@ -223,9 +223,12 @@ def _stories_path() -> dict[str, Any]:
         "summary": "Ingest one page: segment it and add it to its story (idempotent per url)",
         "parameters": [
             {"name": "url", "in": "query", "schema": {"type": "string"},
-             "description": "required for raw bodies: the document's URL"},
-            {"name": "source", "in": "query", "schema": {"type": "string"}},
-            {"name": "published", "in": "query", "schema": {"type": "string"}},
+             "description": "the document's URL: required with raw bodies (a JSON body carries its own)",
+             "example": "https://example.com/news/putin-lukashenko"},
+            {"name": "source", "in": "query", "schema": {"type": "string"}, "example": "example.com",
+             "description": "the feed or site, with raw bodies"},
+            {"name": "published", "in": "query", "schema": {"type": "string"},
+             "description": "ISO 8601, with raw bodies; default: now"},
         ],
         "requestBody": {"required": True, "content": {
             "application/json": {"schema": _ref("IngestRequest"), "examples": {
