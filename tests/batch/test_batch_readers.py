@@ -185,3 +185,12 @@ def test_folder_reads_txt_and_html_in_sorted_order(tmp_path):
     (tmp_path / "skip.png").write_bytes(b"\x89PNG")
     records = list(read_input(str(tmp_path)))
     assert [(r.url, r.content_type) for r in records] == [("a.txt", "text"), ("b/page.html", "html")]
+
+
+def test_file_uri_reads_like_a_path(tiny_wet):
+    assert [r.url for r in read_input("file://" + tiny_wet)] == [r.url for r in read_input(tiny_wet)]
+
+
+def test_missing_input_is_a_reader_error(tmp_path):
+    with pytest.raises(ReaderError, match="cannot open"):
+        list(read_input(str(tmp_path / "absent.warc.gz")))
