@@ -58,15 +58,15 @@ MAX_PATH_TAGS = 6
 MAX_HINT_WORDS = 16
 # Class/id words shorter than this are noise ("a", "x", grid letters).
 MIN_HINT_LETTERS = 2
-# How many class/id-carrying ancestors are read for a block's hints: enough to reach the page's
-# "article"/"sidebar" containers, bounded so that 10,000 nested "row" divs cost nothing.
-MAX_HINT_ANCESTORS = 24
 # Class strings repeat a lot within a page and across pages of a site.
 HINT_CACHE_SIZE = 4096
 _HINT_WORD = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
 # Generated class names ("css-1qskr30", "e1h9rw200" -> "qskr") carry no meaning and would crowd
 # out the real words; a word without a vowel is dropped.
 _VOWEL = re.compile("[aeiouy]")
+# hidden="", aria-hidden="true" (any case, spaces), or "display: none" in the inline style.
+# The XPath only preselects (it runs in C over the whole tree); Python checks the few candidates.
+_HIDDEN_CANDIDATES = etree.XPath("//*[@hidden or @aria-hidden or @style]")
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none", re.IGNORECASE)
 
 # Locating blocks in the source. A key of this many word characters is distinctive enough and
@@ -102,8 +102,8 @@ TITLE_SCAN_CHARS = 200_000
 # Where to search for a text node: a source offset at or before it, or (offset, key) for "after
 # the first occurrence of key past offset" (the tail of a script).
 Anchor = int | tuple[int, str]
-# Class/id words of an element and its ancestors: (own words, parent's chain), None at the root.
-HintChain = tuple | None
+# Class/id words of an element and its ancestors, nearest first, at most MAX_HINT_WORDS.
+Hints = tuple[str, ...]
 
 
 @dataclass(slots=True)
@@ -128,7 +128,7 @@ class _Frame:
     """One open element during the walk."""
 
     tag: str
-    hints: HintChain
+    hints: Hints
     run: _Run | None  # set when the element is a block element
     skipped: bool = False
 
@@ -236,22 +236,20 @@ def _walk(root: etree._Element, lines: _LineIndex, skip_hidden: bool) -> list[_P
     runs: list[_Run] = []  # runs of the open block elements, innermost last
     links = 0  # how many <a> are open around the current text
     preformatted = 0  # how many <pre> are open
-    memo: dict[int, tuple[HintChain, str]] = {}  # hint texts already made, by chain
+    hidden = _hidden_elements(root) if skip_hidden else set()
     walker = etree.iterwalk(root, events=("start", "end"))
     for event, element in walker:
         tag = element.tag
         tag = tag.lower() if isinstance(tag, str) else ""
         if event == "start":
-            hints = frames[-1].hints if frames else None
+            hints = frames[-1].hints if frames else ()
             tags.append(tag)
-            attributes = element.items()
-            if tag in SKIP_TAGS or (skip_hidden and attributes and _is_hidden(attributes)):
+            if tag in SKIP_TAGS or element in hidden:
                 walker.skip_subtree()
                 frames.append(_Frame(tag, hints, None, skipped=True))
                 continue
-            if attributes:
-                hints = _element_hints(element, hints)
-            frames.append(_Frame(tag, hints, _open(tag, hints, tags, runs, pending, memo)))
+            hints = _element_hints(element, hints)
+            frames.append(_Frame(tag, hints, _open(tag, hints, tags, runs, pending)))
             links += tag == "a"
             preformatted += tag in PREFORMATTED_TAGS
             if element.text and runs:
@@ -272,13 +270,13 @@ def _walk(root: etree._Element, lines: _LineIndex, skip_hidden: bool) -> list[_P
     return pending
 
 
-def _open(tag: str, hints: HintChain, tags: list[str], runs: list[_Run], pending: list[_Pending],
-          memo: dict[int, tuple[HintChain, str]]) -> _Run | None:
+def _open(tag: str, hints: Hints, tags: list[str], runs: list[_Run],
+          pending: list[_Pending]) -> _Run | None:
     """Handle a start tag's effect on the runs; return the new run if the element is a block."""
     if tag in BLOCK_TAGS:
         if runs:
             _flush(runs[-1], pending)
-        run = _Run(tag, ">".join(tags[-MAX_PATH_TAGS:]), len(tags) - 1, _hints_text(hints, memo))
+        run = _Run(tag, ">".join(tags[-MAX_PATH_TAGS:]), len(tags) - 1, " ".join(hints))
         runs.append(run)
         return run
     if runs:
@@ -300,58 +298,40 @@ def _tail_anchor(element: etree._Element, tag: str, frame: _Frame, lines: _LineI
     return offset
 
 
-def _is_hidden(attributes: list[tuple[str, str]]) -> bool:
-    """Hidden by attribute or by inline style (what a renderer would not show)."""
-    for name, value in attributes:
-        if name == "hidden":
-            return True
-        if name == "aria-hidden" and value.strip().lower() == "true":
-            return True
-        if name == "style" and _HIDDEN_STYLE.search(value):
-            return True
-    return False
+def _hidden_elements(root: etree._Element) -> set[etree._Element]:
+    """Elements hidden by attribute or inline style. One XPath pass finds the candidates, which
+    is cheaper than reading every element's attributes from Python; lxml hands out the same proxy
+    object for a node while one is alive, so the walk can test membership in this set."""
+    return {element for element in _HIDDEN_CANDIDATES(root) if _is_hidden(element)}
 
 
-def _element_hints(element: etree._Element, parent: HintChain) -> HintChain:
-    """The element's class/id words linked to its ancestors' (only made into a string when a
-    block needs it). Elements without class or id share their parent's chain."""
+def _is_hidden(element: etree._Element) -> bool:
+    if element.get("hidden") is not None:
+        return True
+    if (element.get("aria-hidden") or "").strip().lower() == "true":
+        return True
+    style = element.get("style")
+    return bool(style) and _HIDDEN_STYLE.search(style) is not None
+
+
+def _element_hints(element: etree._Element, parent: Hints) -> Hints:
+    """The element's class/id words, then its ancestors' (nearest first), deduplicated and
+    bounded. Elements without new words share their parent's tuple (no copy)."""
     names = element.get("class")
     identifier = element.get("id")
     if identifier:
         names = f"{names} {identifier}" if names else identifier
     words = _hint_words(names) if names else ()
-    return (words, parent) if words else parent
+    if not words or (len(words) == 1 and words[0] in parent):
+        return parent
+    return tuple(dict.fromkeys(words + parent))[:MAX_HINT_WORDS]
 
 
 @functools.lru_cache(maxsize=HINT_CACHE_SIZE)
 def _hint_words(names: str) -> tuple[str, ...]:
-    """"storyBody related-links" -> ("story", "body", "related", "links")."""
+    """"storyBody related-links css-1qskr30" -> ("story", "body", "related", "links")."""
     words = (w.lower() for w in _HINT_WORD.findall(names) if len(w) >= MIN_HINT_LETTERS)
     return tuple(w for w in words if _VOWEL.search(w))
-
-
-def _hints_text(chain: HintChain, memo: dict[int, tuple[HintChain, str]]) -> str:
-    """Nearest words first, deduplicated, at most MAX_HINT_WORDS from MAX_HINT_ANCESTORS links.
-    Sibling blocks share their chain, so the text is memoised by the chain's identity (the memo
-    holds the chain too, so that its id cannot be reused while the memo lives)."""
-    if chain is None:
-        return ""
-    known = memo.get(id(chain))
-    if known is not None:
-        return known[1]
-    memo[id(chain)] = (chain, _join_hints(chain))
-    return memo[id(chain)][1]
-
-
-def _join_hints(chain: HintChain) -> str:
-    words: list[str] = []
-    links = 0
-    # Twice the bound before deduplication: ancestors often repeat a word ("row", "col").
-    while chain is not None and links < MAX_HINT_ANCESTORS and len(words) < 2 * MAX_HINT_WORDS:
-        own, chain = chain
-        words.extend(own)
-        links += 1
-    return " ".join(list(dict.fromkeys(words))[:MAX_HINT_WORDS])
 
 
 def _add(run: _Run, text: str, in_link: bool, anchor: Anchor, pending: list[_Pending],
