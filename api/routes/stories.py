@@ -30,7 +30,7 @@ def ingest() -> Response:
     title, text = _article(received.page, fields)
     seen = _timestamp(fields.get("published"), "published") or _now()
     doc = Document(id=url, text=text, url=url, source=optional_str(fields, "source"), title=title, seen=seen)
-    with current_services().store_lock:
+    with current_services().writing():
         result = story_index().add(doc)
     metrics = current_metrics()
     metrics.inc("segmenter_documents_ingested_total", ("new_story" if result.is_new else "existing_story",))
