@@ -4,11 +4,14 @@ What is counted: requests by endpoint, method and status; a latency histogram by
 ingested (by outcome); stories created; segmentations that hit their time limit.
 
 Several gunicorn workers: each worker process counts in memory and, when ``METRICS_DIR`` is set
-(``segmenter serve`` always sets it), writes its counts to ``METRICS_DIR/<pid>.json`` after each
-response has been sent. ``/metrics`` adds up every file in the folder, so one scrape shows the whole
-server whichever worker answers it, at most one request stale per worker. Files of workers that
-exited stay, so counters never go backwards (the same rule as prometheus_client's multiprocess mode);
-the folder is emptied when the server starts. Without ``METRICS_DIR`` the numbers are per process.
+(``segmenter serve`` always sets it), a background thread writes its counts to
+``METRICS_DIR/<pid>.json`` every :data:`FLUSH_SECONDS` when they changed. ``/metrics`` adds up every
+file in the folder (its own worker's counts live), so one scrape shows the whole server whichever
+worker answers it, other workers at most :data:`FLUSH_SECONDS` stale. Writing in the background keeps
+file I/O off the requests (a replace-by-rename on ext4 can cost milliseconds: it flushes data).
+Files of workers that exited stay, so counters never go backwards (the rule of prometheus_client's
+multiprocess mode); the folder is emptied when the server starts. Without ``METRICS_DIR`` the
+numbers are per process.
 """
 from __future__ import annotations
 
@@ -23,6 +26,7 @@ from flask import Flask, Response, current_app, g, request
 
 # Seconds; chosen around the service targets (p99 50 ms for /v1/segment, 100 ms for /v1/stories)
 # so the histogram resolves the interesting range, plus the 1 s error-path bound and slow tails.
+FLUSH_SECONDS = 0.5
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 # name -> (help, label names) for the plain counters.
@@ -46,6 +50,8 @@ class Metrics:
         self._requests: dict[tuple[str, str, str], int] = defaultdict(int)
         self._latency: dict[str, list[float]] = {}  # endpoint -> bucket counts + [count, sum]
         self._counters: dict[str, dict[tuple[str, ...], int]] = {name: defaultdict(int) for name in COUNTERS}
+        self._changes = 0  # bumped on every update; the flusher writes when it moved
+        self._flusher: threading.Thread | None = None
 
     def observe_request(self, endpoint: str, method: str, status: int, seconds: float) -> None:
         """Count one finished request and its latency."""
@@ -58,11 +64,13 @@ class Metrics:
                     break
             row[-2] += 1
             row[-1] += seconds
+            self._changes += 1
 
     def inc(self, name: str, labels: tuple[str, ...] = (), amount: int = 1) -> None:
         """Add ``amount`` to the counter ``name`` (one of :data:`COUNTERS`)."""
         with self._lock:
             self._counters[name][labels] += amount
+            self._changes += 1
 
     def snapshot(self) -> dict:
         """This process's counts as plain JSON-able data."""
@@ -73,6 +81,28 @@ class Metrics:
                 "counters": {name: [[*labels, n] for labels, n in values.items()]
                              for name, values in self._counters.items()},
             }
+
+    def start_flusher(self, interval: float = FLUSH_SECONDS) -> None:
+        """Write this process's counts every ``interval`` seconds when they changed (daemon thread)."""
+        if not self.directory or (self._flusher is not None and self._flusher.is_alive()):
+            return  # (a thread of a parent process is not alive after a fork: start our own)
+
+        def run() -> None:
+            written = -1
+            while True:
+                time.sleep(interval)
+                if self._changes != written:
+                    written = self._changes
+                    try:
+                        self.flush()
+                    except OSError:
+                        pass  # a full or removed folder must not kill the flusher; next round retries
+
+        with self._lock:
+            if self._flusher is not None and self._flusher.is_alive():
+                return
+            self._flusher = threading.Thread(target=run, name="metrics-flusher", daemon=True)
+            self._flusher.start()
 
     def flush(self) -> None:
         """Write this process's snapshot to the shared folder (atomically), if there is one."""
@@ -196,7 +226,7 @@ def _record(response: Response) -> Response:
     endpoint = request.url_rule.rule if request.url_rule else "unmatched"
     metrics.observe_request(endpoint, request.method, response.status_code, time.perf_counter() - started)
     if metrics.directory:
-        response.call_on_close(metrics.flush)  # after the body is sent: no cost to the client's latency
+        metrics.start_flusher()  # first request of this process (after any fork)
     return response
 
 

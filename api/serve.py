@@ -54,7 +54,9 @@ def run_serve(args: argparse.Namespace) -> int:
     overrides = app_overrides(args)
     own_metrics_dir = "METRICS_DIR" not in overrides and not os.environ.get("SEGMENTER_METRICS_DIR")
     if own_metrics_dir:
-        overrides["METRICS_DIR"] = tempfile.mkdtemp(prefix="segmenter-metrics-")
+        # tmpfs when there is one: the workers rewrite their files twice a second.
+        shm = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
+        overrides["METRICS_DIR"] = tempfile.mkdtemp(prefix="segmenter-metrics-", dir=shm)
     metrics_dir = overrides.get("METRICS_DIR") or os.environ["SEGMENTER_METRICS_DIR"]
     _clear_metrics(metrics_dir)
     options = {"bind": args.bind, "workers": args.workers, "worker_class": "sync", "timeout": args.timeout,

@@ -1,7 +1,9 @@
 """Health, readiness, metrics and the benchmark-only echo endpoint."""
 from __future__ import annotations
 
+import json
 import re
+import time
 
 from api import create_app
 from api.metrics import Metrics, merge
@@ -93,3 +95,18 @@ def test_environment_settings_apply(monkeypatch, tmp_path):
     app = create_app({"TESTING": True, "STORE_PATH": str(tmp_path / "e.sqlite3")})
     assert app.config["MAX_CONTENT_LENGTH"] == 1234
     assert app.config["SEGMENT_TIMEOUT"] == 0.5
+
+
+def test_flusher_writes_counts_for_sibling_workers(tmp_path):
+    worker = Metrics(str(tmp_path))
+    worker.start_flusher(interval=0.02)
+    worker.observe_request("/v1/stories", "POST", 200, 0.01)
+    reader = Metrics(str(tmp_path))  # stands for another process reading the folder
+    for _ in range(100):
+        files = list(tmp_path.glob("*.json"))
+        if files and json.loads(files[0].read_text())["requests"]:
+            break
+        time.sleep(0.02)
+    # Same pid here, so the reader would skip the file as its own: read it as a sibling would.
+    snapshot = json.loads(files[0].read_text())
+    assert merge([reader.snapshot(), snapshot])["requests"][("/v1/stories", "POST", "200")] == 1
