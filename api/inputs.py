@@ -35,13 +35,26 @@ class PageInput:
     fields: dict[str, Any] = field(default_factory=dict)
 
 
+def read_body(request: Request) -> bytes:
+    """The body, 413 when it is over ``MAX_CONTENT_LENGTH``, also for chunked uploads.
+
+    Werkzeug refuses a declared ``Content-Length`` over the limit, but a chunked body (no length)
+    is only cut at the limit and returned truncated; a body that fills the limit is refused here.
+    """
+    data = request.get_data(cache=True)
+    limit = request.max_content_length
+    if request.content_length is None and limit is not None and len(data) >= limit:
+        raise ApiError(413, "payload_too_large", f"the body is over the limit of {limit} bytes")
+    return data
+
+
 def read_json_object(request: Request) -> dict[str, Any]:
     """The request body as a JSON object; 415 unless it is declared JSON, 400 if it is not an object."""
     if request.mimetype != JSON_TYPE:
         raise ApiError(415, "unsupported_media_type",
                        f"send {JSON_TYPE}, not {request.mimetype or 'a body without Content-Type'}")
     try:
-        data = json.loads(request.get_data(cache=True))
+        data = json.loads(read_body(request))
     except ValueError as exc:  # includes UnicodeDecodeError: JSON must be UTF-8
         raise ApiError(400, "malformed_json", f"the body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
@@ -54,7 +67,7 @@ def read_page(request: Request) -> PageInput:
     mimetype = request.mimetype
     if mimetype in RAW_TYPES:
         charset = charset_from_content_type(request.headers.get("Content-Type"))
-        page = Page.from_input(request.get_data(cache=True), RAW_TYPES[mimetype], charset,
+        page = Page.from_input(read_body(request), RAW_TYPES[mimetype], charset,
                                url=request.args.get("url"))
         return PageInput(check_page(page), dict(request.args.items()))
     if mimetype == JSON_TYPE:

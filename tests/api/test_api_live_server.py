@@ -5,6 +5,7 @@ variant must end in the one story, with nothing lost, and the story must survive
 """
 from __future__ import annotations
 
+import http.client
 import json
 import random
 import re
@@ -133,3 +134,10 @@ def test_bad_inputs_answer_4xx_json_fast_on_the_real_server(tmp_path):
             assert time.perf_counter() - started < 1.0, path
             assert got == status, (path, data[:200])
             assert set(json.loads(data)["error"]) == {"code", "message"}
+        # A chunked upload has no Content-Length to refuse up front: it is cut at the limit and refused.
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+        chunks = (b"word " * 2000 for _ in range(200))  # 2 MB
+        conn.request("POST", "/v1/segment", chunks, {"Content-Type": "text/plain"}, encode_chunked=True)
+        response = conn.getresponse()
+        assert response.status == 413
+        assert json.loads(response.read())["error"]["code"] == "payload_too_large"
