@@ -14,32 +14,40 @@ import numpy as np
 from .config import DedupConfig
 from .document import Document
 from .lsh import band_keys, candidate_pairs
-from .match import ClusterAssignment, assign_clusters, min_shingles, verify
-from .minhash import signatures_and_sizes
+from .match import ClusterAssignment, assign_clusters, min_shingles, verify, verify_exact
+from .minhash import sketch
 
 BATCH = 1000  # texts per signature batch: large enough for numpy, small enough for memory
 
 
-def bulk_signatures(texts: Sequence[str], config: DedupConfig) -> tuple[np.ndarray, np.ndarray]:
-    """(signatures, shingle counts) of many texts, computed in batches."""
-    sigs, sizes = [], []
+def bulk_signatures(texts: Sequence[str], config: DedupConfig
+                    ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray] | None]:
+    """(signatures, sizes, shingle sets or None) of many texts, in batches (see ``minhash.sketch``)."""
+    sigs, sizes, sets = [], [], []
     for start in range(0, len(texts), BATCH):
-        sig, size = signatures_and_sizes(texts[start:start + BATCH], config)
+        sig, size, batch_sets = sketch(texts[start:start + BATCH], config)
         sigs.append(sig)
         sizes.append(size)
+        sets.extend(batch_sets or [])
     if not sigs:
-        return np.zeros((0, config.num_perm), np.uint32), np.zeros(0, np.int64)
-    return np.concatenate(sigs), np.concatenate(sizes)
+        return np.zeros((0, config.num_perm), np.uint32), np.zeros(0, np.int64), [] if config.exact else None
+    return np.concatenate(sigs), np.concatenate(sizes), sets if config.exact else None
 
 
-def verified_pairs(sigs: np.ndarray, sizes: np.ndarray, pairs: np.ndarray,
-                   config: DedupConfig) -> tuple[np.ndarray, np.ndarray]:
-    """The candidate ``pairs`` (m, 2) that verify as copies, and their similarities."""
+def verified_pairs(sigs: np.ndarray, sizes: np.ndarray, pairs: np.ndarray, config: DedupConfig,
+                   sets: list[np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The candidate ``pairs`` (m, 2) that verify as copies, and their similarities.
+
+    On the signatures, or on the shingle ``sets`` when given (``exact=True``).
+    """
     keep, sims = [], []
     for start in range(0, len(pairs), 100_000):
         chunk = pairs[start:start + 100_000]
         left, right = chunk[:, 0], chunk[:, 1]
-        ok, sim = verify(sigs[left], sizes[left], sigs[right], sizes[right], config)
+        if sets is None:
+            ok, sim = verify(sigs[left], sizes[left], sigs[right], sizes[right], config)
+        else:
+            ok, sim = verify_exact([sets[i] for i in left], [sets[j] for j in right], config)
         keep.append(chunk[ok])
         sims.append(sim[ok])
     if not keep:
@@ -55,8 +63,8 @@ def cluster(docs: Iterable[Document], config: DedupConfig | None = None) -> list
     config = config or DedupConfig()
     docs = list(docs)
     ids = [doc.id for doc in docs]
-    sigs, sizes = bulk_signatures([doc.text for doc in docs], config)
+    sigs, sizes, sets = bulk_signatures([doc.text for doc in docs], config)
     pairs = candidate_pairs(band_keys(sigs, config), sizes >= min_shingles(config))
-    good, sims = verified_pairs(sigs, sizes, pairs, config)
+    good, sims = verified_pairs(sigs, sizes, pairs, config, sets)
     pairs_by_id = ((ids[a], ids[b], s) for (a, b), s in zip(good.tolist(), sims.tolist(), strict=True))
     return assign_clusters(ids, pairs_by_id, config)

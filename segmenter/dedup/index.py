@@ -25,8 +25,8 @@ import numpy as np
 from .config import DedupConfig
 from .document import Document, format_time, now_iso, parse_time
 from .lsh import band_keys
-from .match import StoryMatch, choose_story, min_shingles, verify
-from .minhash import signatures_and_sizes
+from .match import StoryMatch, choose_story, min_shingles, verify, verify_exact
+from .minhash import sketch
 from .sqlite import SQLiteStore
 from .store import NewDoc, Storage, Story
 
@@ -68,33 +68,39 @@ class StoryIndex:
         results: list[AddResult] = []
         for start in range(0, len(docs), ADD_BATCH):
             batch = docs[start:start + ADD_BATCH]
-            sigs, sizes = signatures_and_sizes([d.text for d in batch], self.config)
+            sigs, sizes, sets = sketch([d.text for d in batch], self.config)
             keys = band_keys(sigs, self.config)
             with self.storage.transaction():
-                placed = [self._place(doc, sigs[i], int(sizes[i]), keys[i]) for i, doc in enumerate(batch)]
+                placed = [self._place(doc, sigs[i], int(sizes[i]), keys[i], sets[i] if sets else None)
+                          for i, doc in enumerate(batch)]
             stories = {sid: self.storage.story(sid) for sid in {p[0] for p in placed}}
             results.extend(AddResult(sid, sim, new, stories[sid]) for sid, sim, new in placed)
         return results
 
-    def _place(self, doc: Document, signature: np.ndarray, size: int, keys: np.ndarray) -> tuple:
+    def _place(self, doc: Document, signature: np.ndarray, size: int, keys: np.ndarray,
+               shingle_set: np.ndarray | None) -> tuple:
         seen = format_time(parse_time(doc.seen)) if doc.seen else now_iso()
         known = self.storage.find(doc_id=doc.id, url=doc.url)
         if known is not None:
             self.storage.touch(known.seq, seen)
             return known.story, known.similarity, False
         mergeable = size >= min_shingles(self.config)
-        chosen = self._best_story(signature, size, keys) if mergeable else None
+        chosen = self._best_story(signature, size, keys, shingle_set) if mergeable else None
         story_id, similarity = (None, 1.0) if chosen is None else chosen
         new = NewDoc(doc.id, doc.url, doc.source, doc.title, seen, signature, size,
-                     keys if mergeable else keys[:0], similarity)
+                     keys if mergeable else keys[:0], similarity, shingle_set)
         return self.storage.insert(new, story_id), round(float(similarity), 4), story_id is None
 
-    def _best_story(self, signature: np.ndarray, size: int, keys: np.ndarray) -> tuple[str, float] | None:
+    def _best_story(self, signature: np.ndarray, size: int, keys: np.ndarray,
+                    shingle_set: np.ndarray | None = None) -> tuple[str, float] | None:
         seqs = self.storage.candidates(keys)
         if not seqs:
             return None
         sigs, sizes, stories, is_rep = self.storage.signatures(seqs)
-        ok, sims = verify(signature[None, :], size, sigs, sizes, self.config)
+        if self.config.exact:
+            ok, sims = verify_exact([shingle_set] * len(seqs), self.storage.shingle_sets(seqs), self.config)
+        else:
+            ok, sims = verify(signature[None, :], size, sigs, sizes, self.config)
         matches = [StoryMatch(stories[i], seqs[i], float(sims[i]), is_rep[i]) for i in np.flatnonzero(ok)]
         if not matches:
             return None
@@ -103,10 +109,10 @@ class StoryIndex:
 
     def match(self, text: str) -> tuple[str, float] | None:
         """Read-only lookup: (story id, similarity) the text would join, or None. Nothing is written."""
-        sigs, sizes = signatures_and_sizes([text], self.config)
+        sigs, sizes, sets = sketch([text], self.config)
         if sizes[0] < min_shingles(self.config):
             return None
-        return self._best_story(sigs[0], int(sizes[0]), band_keys(sigs, self.config)[0])
+        return self._best_story(sigs[0], int(sizes[0]), band_keys(sigs, self.config)[0], sets and sets[0])
 
     def get(self, story_id: str) -> Story | None:
         """A story by id, or None."""

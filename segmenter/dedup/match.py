@@ -29,21 +29,39 @@ def min_shingles(config: DedupConfig) -> int:
     return max(1, config.min_tokens - config.ngram + 1)
 
 
-def verify(sig_a: np.ndarray, size_a, sig_b: np.ndarray, size_b, config: DedupConfig):
-    """(is copy, similarity) for signatures and shingle counts; vectorised over rows.
+def decide(jac, cont, size_a, size_b, config: DedupConfig):
+    """(is copy, similarity) from Jaccard and containment (estimated or exact) and set sizes.
 
-    The similarity is the estimated Jaccard, or for a trimmed copy (containment rule) the
-    estimated containment, whichever is higher.
+    The similarity is the Jaccard, or for a trimmed copy (containment rule) the containment,
+    whichever is higher.
     """
     size_a, size_b = np.asarray(size_a), np.asarray(size_b)
-    jac = jaccard(sig_a, sig_b)
-    cont = containment(jac, size_a, size_b)
     ratio = np.minimum(size_a, size_b) / np.maximum(np.maximum(size_a, size_b), 1)
     by_containment = (cont >= config.containment) & (ratio >= config.min_size_ratio)
     big_enough = np.minimum(size_a, size_b) >= min_shingles(config)
     is_copy = big_enough & ((jac >= config.threshold) | by_containment)
-    similarity = np.where(by_containment, np.maximum(jac, cont), jac)
-    return is_copy, similarity
+    return is_copy, np.where(by_containment, np.maximum(jac, cont), jac)
+
+
+def verify(sig_a: np.ndarray, size_a, sig_b: np.ndarray, size_b, config: DedupConfig):
+    """(is copy, similarity) from signatures and shingle counts (estimates); vectorised over rows."""
+    jac = jaccard(sig_a, sig_b)
+    return decide(jac, containment(jac, size_a, size_b), size_a, size_b, config)
+
+
+def verify_exact(sets_a: Sequence[np.ndarray], sets_b: Sequence[np.ndarray], config: DedupConfig):
+    """(is copy, similarity) from the sorted unique shingle hashes of each pair (``exact=True``).
+
+    Exact Jaccard and containment, up to 32-bit hash collisions (~ n**2 / 2**32 per pair).
+    """
+    pairs = zip(sets_a, sets_b, strict=True)
+    inter = np.array([len(np.intersect1d(a, b, assume_unique=True)) for a, b in pairs])
+    size_a = np.array([len(a) for a in sets_a])
+    size_b = np.array([len(b) for b in sets_b])
+    union = np.maximum(size_a + size_b - inter, 1)
+    jac = inter / union
+    cont = inter / np.maximum(np.minimum(size_a, size_b), 1)
+    return decide(jac, cont, size_a, size_b, config)
 
 
 @dataclass(frozen=True)

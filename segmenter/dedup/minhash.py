@@ -116,6 +116,26 @@ def signatures_and_sizes(texts: Sequence[str], config: DedupConfig) -> tuple[np.
     return signatures_from_hashes(hashes, offsets, config), np.diff(offsets)
 
 
+def shingle_sets(hashes: np.ndarray, offsets: np.ndarray) -> list[np.ndarray]:
+    """Each text's sorted unique shingle hashes (for exact verification)."""
+    return [np.unique(hashes[offsets[i]:offsets[i + 1]]) for i in range(len(offsets) - 1)]
+
+
+def sketch(texts: Sequence[str], config: DedupConfig
+           ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray] | None]:
+    """(signatures, sizes, shingle sets or None): what the index and ``cluster()`` need.
+
+    Sizes are shingle counts (duplicates included) unless ``config.exact``, where they are the
+    sizes of the exact sets, which are then returned too.
+    """
+    hashes, offsets = hash_texts(texts, config)
+    sigs = signatures_from_hashes(hashes, offsets, config)
+    if not config.exact:
+        return sigs, np.diff(offsets), None
+    sets = shingle_sets(hashes, offsets)
+    return sigs, np.array([len(s) for s in sets], dtype=np.int64), sets
+
+
 def to_minhash(signature: np.ndarray, config: DedupConfig):
     """A datasketch ``LeanMinHash`` holding ``signature`` (usable with ``MinHashLSH`` etc.)."""
     from datasketch import LeanMinHash

@@ -46,6 +46,7 @@ CREATE TABLE IF NOT EXISTS docs (
     similarity REAL NOT NULL,
     size INTEGER NOT NULL,
     signature BLOB NOT NULL,
+    shingles BLOB,
     first_seen TEXT NOT NULL,
     last_seen TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS docs_story ON docs (story, seq);
@@ -133,6 +134,13 @@ class SQLiteStore(Storage):
         sigs = np.frombuffer(b"".join(r[0] for r in rows), dtype="<u4").reshape(len(rows), -1)
         return sigs, np.array([r[1] for r in rows]), [str(r[2]) for r in rows], [bool(r[3]) for r in rows]
 
+    def shingle_sets(self, seqs: list[int]) -> list[np.ndarray]:
+        found = {}
+        for chunk in _chunks(seqs):
+            marks = ",".join("?" * len(chunk))
+            found.update(self._conn.execute(f"SELECT seq, shingles FROM docs WHERE seq IN ({marks})", chunk))
+        return [np.frombuffer(found[s] or b"", dtype="<u4") for s in seqs]
+
     def story_sizes(self, story_ids: Iterable[str]) -> dict[str, int]:
         ids = [int(s) for s in story_ids]
         out = {}
@@ -150,11 +158,12 @@ class SQLiteStore(Storage):
                                      "VALUES (0, 0, ?, ?)", (doc.seen, doc.seen)).lastrowid
             else:
                 story = int(story_id)
+            shingles = None if doc.shingle_set is None else doc.shingle_set.astype("<u4").tobytes()
             seq = conn.execute(
                 "INSERT INTO docs (doc_id, url, source, title, story, similarity, size, signature, "
-                "first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "shingles, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (doc.doc_id, doc.url, doc.source, doc.title, story, float(doc.similarity), int(doc.size),
-                 doc.signature.astype("<u4").tobytes(), doc.seen, doc.seen)).lastrowid
+                 doc.signature.astype("<u4").tobytes(), shingles, doc.seen, doc.seen)).lastrowid
             conn.executemany("INSERT OR IGNORE INTO bands VALUES (?, ?)",
                              [(int(k), seq) for k in doc.band_keys])
             conn.execute(

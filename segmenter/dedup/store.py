@@ -110,6 +110,7 @@ class NewDoc:
     size: int
     band_keys: np.ndarray
     similarity: float
+    shingle_set: np.ndarray | None = None  # sorted unique shingle hashes, kept when config.exact
 
 
 class Storage(abc.ABC):
@@ -132,6 +133,10 @@ class Storage(abc.ABC):
     @abc.abstractmethod
     def signatures(self, seqs: list[int]) -> tuple[np.ndarray, np.ndarray, list[str], list[bool]]:
         """(signatures, sizes, story ids, is representative) of the given seqs, same order."""
+
+    @abc.abstractmethod
+    def shingle_sets(self, seqs: list[int]) -> list[np.ndarray]:
+        """The stored shingle sets of the given seqs, same order (stores made with ``exact``)."""
 
     @abc.abstractmethod
     def story_sizes(self, story_ids: Iterable[str]) -> dict[str, int]:
