@@ -44,8 +44,10 @@ def ingest() -> Response:
 @bp.get("/stories/<story_id>")
 def get_story(story_id: str) -> Response:
     """One story with all its members."""
-    with current_services().store_lock:
-        story = story_index().get(story_id)
+    story = None
+    if _plausible_id(story_id):
+        with current_services().store_lock:
+            story = story_index().get(story_id)
     if story is None:
         raise ApiError(404, "story_not_found", f"no story with id {story_id!r}")
     return jsonify(story.to_dict())
@@ -54,14 +56,15 @@ def get_story(story_id: str) -> Response:
 @bp.get("/stories")
 def list_stories() -> Response:
     """Stories seen since ``since`` (ISO 8601), newest first, ``limit`` per page, paged by ``cursor``."""
-    since = _timestamp(request.args.get("since"), "since")
+    # An unescaped "+" of a UTC offset arrives as a space: take it back.
+    since = _timestamp((request.args.get("since") or "").replace(" ", "+"), "since")
     limit = _limit(request.args.get("limit"))
     cursor = request.args.get("cursor") or None
     with current_services().store_lock:
         try:
             stories, next_cursor = story_index().stories(since=since, limit=limit, cursor=cursor)
-        except ValueError as exc:  # a cursor the store did not make
-            raise ApiError(400, "invalid_cursor", str(exc)) from None
+        except (ValueError, OverflowError) as exc:  # a cursor the store did not make
+            raise ApiError(400, "invalid_cursor", f"bad cursor: {exc}") from None
     return jsonify({"stories": [s.to_dict() for s in stories], "next_cursor": next_cursor})
 
 
@@ -73,6 +76,12 @@ def _article(page: Any, fields: dict[str, Any]) -> tuple[str | None, str]:
         raise ApiError(422, "no_article", "the page has no article body (it looks like an index page); "
                        "send the article text with \"segmented\": false to ingest it as it is")
     return result.title, result.body
+
+
+def _plausible_id(story_id: str) -> bool:
+    # Story ids are SQLite row ids: digits that fit in 64 bits. Anything else cannot exist, and
+    # handing it to the store would only fail there.
+    return story_id.isascii() and story_id.isdigit() and int(story_id) < 2**63
 
 
 def _limit(value: str | None) -> int:

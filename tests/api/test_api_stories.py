@@ -64,6 +64,9 @@ def test_listing_is_newest_first_and_paged_with_a_cursor(client):
     assert len(seen) == len(set(seen)) == 5
     recent = client.get("/v1/stories?since=2024-03-04").get_json()
     assert len(recent["stories"]) == 2 and recent["next_cursor"] is None
+    # "+01:00" sent without escaping arrives as " 01:00": still read as the offset.
+    offset = client.get("/v1/stories?since=2024-03-04T13:00:00+01:00").get_json()
+    assert len(offset["stories"]) == 2
 
 
 def test_metrics_count_documents_and_stories(client):
@@ -81,6 +84,8 @@ def test_story_errors(client, assert_error):
     started = time.perf_counter()
     assert_error(client.get("/v1/stories/999999"), 404, "story_not_found", started)
     assert_error(client.get("/v1/stories/not-a-number"), 404, "story_not_found", started)
+    assert_error(client.get("/v1/stories/99999999999999999999999999"), 404, "story_not_found", started)
+    assert_error(client.get("/v1/stories?cursor=x|99999999999999999999999"), 400, "invalid_cursor", started)
     assert_error(client.post("/v1/stories", json={"text": ARTICLE}), 400, "missing_field", started)
     assert_error(client.post("/v1/stories", data=ARTICLE, content_type="text/plain"),
                  400, "missing_field", started)
