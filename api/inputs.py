@@ -57,6 +57,8 @@ def read_json_object(request: Request) -> dict[str, Any]:
         data = json.loads(read_body(request))
     except ValueError as exc:  # includes UnicodeDecodeError: JSON must be UTF-8
         raise ApiError(400, "malformed_json", f"the body is not valid JSON: {exc}") from None
+    except RecursionError:  # '[[[[...' nested deeper than the parser's recursion limit
+        raise ApiError(400, "malformed_json", "the JSON body is nested too deeply") from None
     if not isinstance(data, dict):
         raise ApiError(400, "malformed_json", "the JSON body must be an object")
     return data
