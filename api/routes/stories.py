@@ -70,6 +70,9 @@ def list_stories() -> Response:
 
 def _article(page: Any, fields: dict[str, Any]) -> tuple[str | None, str]:
     if not parse_flag(fields.get("segmented", True), "segmented", default=True):
+        if page.content_type != "text":
+            raise ApiError(400, "invalid_field", "\"segmented\": false takes the article as plain 'text', "
+                           "not HTML")
         return optional_str(fields, "title"), page.text
     result = run_segmentation(page)
     if not result.paragraphs:

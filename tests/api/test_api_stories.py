@@ -95,6 +95,8 @@ def test_story_errors(client, assert_error):
                  400, "invalid_field", started)
     assert_error(client.post("/v1/stories", json={"url": "https://x.example"}), 400, "missing_field", started)
     assert_error(ingest(client, "", "https://x.example"), 422, "empty_text", started)
+    html_as_article = {"html": "<p>An article</p>", "url": "https://x.example", "segmented": False}
+    assert_error(client.post("/v1/stories", json=html_as_article), 400, "invalid_field", started)
     assert_error(client.get("/v1/stories?limit=0"), 400, "invalid_parameter", started)
     assert_error(client.get("/v1/stories?limit=abc"), 400, "invalid_parameter", started)
     assert_error(client.get("/v1/stories?since=last-week"), 400, "invalid_field", started)
