@@ -89,6 +89,12 @@ FAR_WINDOW = 1_000_000
 VERBATIM_SLACK = 10_000
 # Text chars that a first-word match may skip (an entity or a symbol before the first word).
 LEAD_SLACK = 8
+# All searches of one page together may scan this many times its size (plus a base): of the 802
+# scrapinghub and L3S-GN1 pages the median one uses 1.6x, the 99th percentile 25x, the most 37x
+# (a minified page with long gaps between blocks); the bound keeps a page of unfindable blocks
+# (every one starting with an entity) linear: 48 x 5 MB scanned is a fraction of a second.
+SEARCH_BUDGET_FACTOR = 48
+SEARCH_BUDGET_BASE = 1_000_000
 # Hits of a first word inside longer words skipped before giving up (bounds the cost).
 WORD_TRIES = 8
 # libxml2 stops at 2048 nested elements (even with huge_tree) and drops the rest of the page; such
@@ -246,8 +252,9 @@ def _walk(root: etree._Element, lines: _LineIndex, skip_hidden: bool) -> list[_P
     hidden = _hidden_elements(root) if skip_hidden else set()
     walker = etree.iterwalk(root, events=("start", "end"))
     for event, element in walker:
-        tag = element.tag
-        tag = tag.lower() if isinstance(tag, str) else ""
+        tag = element.tag  # libxml2's HTML parser gives lower-case names
+        if not isinstance(tag, str):  # an entity or other node that is not an element
+            tag = ""
         if event == "start":
             hints = frames[-1].hints if frames else ()
             tags.append(tag)
@@ -259,9 +266,13 @@ def _walk(root: etree._Element, lines: _LineIndex, skip_hidden: bool) -> list[_P
             frames.append(_Frame(tag, hints, _open(tag, hints, tags, runs, pending)))
             links += tag == "a"
             preformatted += tag in PREFORMATTED_TAGS
-            if element.text and runs:
-                _add(runs[-1], element.text, links > 0, lines.offset(element.sourceline), pending,
-                     preformatted > 0)
+            text = element.text
+            if text and runs:
+                if text.isspace() and not preformatted:  # indentation: the common case, made cheap
+                    runs[-1].pieces.append(" ")
+                else:
+                    _add(runs[-1], text, links > 0, lines.offset(element.sourceline), pending,
+                         preformatted > 0)
             continue
         frame = frames.pop()
         tags.pop()
@@ -271,9 +282,13 @@ def _walk(root: etree._Element, lines: _LineIndex, skip_hidden: bool) -> list[_P
         if not frame.skipped:
             links -= tag == "a"
             preformatted -= tag in PREFORMATTED_TAGS
-        if element.tail and runs:
-            _add(runs[-1], element.tail, links > 0, _tail_anchor(element, tag, frame, lines), pending,
-                 preformatted > 0)
+        tail = element.tail
+        if tail and runs:
+            if tail.isspace() and not preformatted:
+                runs[-1].pieces.append(" ")
+            else:
+                _add(runs[-1], tail, links > 0, _tail_anchor(element, tag, frame, lines), pending,
+                     preformatted > 0)
     return pending
 
 
@@ -381,23 +396,50 @@ def _flush(run: _Run, pending: list[_Pending]) -> None:
 # --- offsets --------------------------------------------------------------------------------------
 
 
+class _Source:
+    """The HTML that blocks are located in, with a budget on the characters that all searches
+    may scan together: a page whose text is never found (every block starts with an entity)
+    then costs time linear in its size, not blocks x window."""
+
+    def __init__(self, html: str) -> None:
+        self.html = html
+        self.budget = SEARCH_BUDGET_FACTOR * len(html) + SEARCH_BUDGET_BASE
+
+    def find(self, sub: str, lo: int, hi: int) -> int:
+        """``html.find(sub, lo, hi)``, charged to the budget; -1 once it is spent."""
+        if self.budget <= 0:
+            return -1
+        found = self.html.find(sub, lo, hi)
+        self.budget -= max(0, (found + len(sub) if found >= 0 else min(hi, len(self.html))) - lo)
+        return found
+
+    def search(self, pattern: re.Pattern[str], lo: int, hi: int) -> re.Match[str] | None:
+        """``pattern.search(html, lo, hi)``, charged to the budget; None once it is spent."""
+        if self.budget <= 0:
+            return None
+        match = pattern.search(self.html, lo, hi)
+        self.budget -= max(0, (match.end() if match else min(hi, len(self.html))) - lo)
+        return match
+
+
 def _locate_all(html: str, pending: list[_Pending], lines: _LineIndex) -> list[Block]:
     """Give every pending block offsets into ``html``; cut over-long blocks. Blocks are disjoint
     and in source order, so each search starts where the previous block ended."""
+    source = _Source(html)
     blocks: list[Block] = []
     cursor = 0
     for item in pending:
-        first_lo = max(_resolve_anchor(html, item.first_anchor, cursor), cursor)
+        first_lo = max(_resolve_anchor(source, item.first_anchor, cursor), cursor)
         window = FAR_WINDOW if first_lo >= lines.capped_from else START_WINDOW
-        start = _find_piece(html, item.first_piece, first_lo, window)
+        start = _find_piece(source, item.first_piece, first_lo, window)
         end = None
         if start is None:
             start = first_lo
         else:
             # Source is never shorter than its text, so the last node starts at least this far on.
             before_last = len(item.text) - len(item.last_piece.strip()) - LEAD_SLACK
-            last_lo = max(_resolve_anchor(html, item.last_anchor, cursor), start + max(0, before_last))
-            end = _find_piece_end(html, item.last_piece, last_lo, window)
+            last_lo = max(_resolve_anchor(source, item.last_anchor, cursor), start + max(0, before_last))
+            end = _find_piece_end(source, item.last_piece, last_lo, window)
         if end is None:
             # Not found: the length of the text, within its line; later blocks are searched from
             # the start, so that one miss cannot push them out of reach.
@@ -411,38 +453,40 @@ def _locate_all(html: str, pending: list[_Pending], lines: _LineIndex) -> list[B
     return blocks
 
 
-def _resolve_anchor(html: str, anchor: Anchor, cursor: int) -> int:
+def _resolve_anchor(source: _Source, anchor: Anchor, cursor: int) -> int:
     """A plain offset, or (line offset, key): just past the key's first occurrence after both."""
     if isinstance(anchor, int):
         return anchor
     offset, key = anchor
     lo = max(offset, cursor)
     if key.startswith("</"):
-        match = re.compile(re.escape(key), re.IGNORECASE).search(html, lo)
+        match = source.search(re.compile(re.escape(key), re.IGNORECASE), lo, lo + START_WINDOW)
         return match.end() if match else offset
-    found = html.find(key, lo, lo + START_WINDOW)
+    found = source.find(key, lo, lo + START_WINDOW)
     return found + len(key) if found >= 0 else offset
 
 
-def _find_piece(html: str, piece: str, lo: int, window: int) -> int | None:
+def _find_piece(source: _Source, piece: str, lo: int, window: int) -> int | None:
     """Offset of a text node's first character, searched forward from ``lo``: where its opening
     chars occur verbatim, unless that is far past its first word (then the verbatim hit is likely
     a copy in a script, and the node itself had an entity)."""
     stripped = piece.strip()
-    verbatim = html.find(stripped[:KEY_CHARS], lo, lo + window)
     word = _WORD.search(stripped)
-    if word is None:
-        return verbatim if verbatim >= 0 else None
-    first_word = _find_word(html, word.group()[:KEY_CHARS], lo, lo + window)
-    if verbatim >= 0 and (first_word < 0 or verbatim - first_word <= VERBATIM_SLACK):
+    first_word = _find_word(source, word.group()[:KEY_CHARS], lo, lo + window) if word else -1
+    # The verbatim hit is looked for only up to VERBATIM_SLACK past the first word's: farther
+    # hits are not taken, and a miss (an entity in the text) then costs little.
+    reach = first_word + VERBATIM_SLACK + KEY_CHARS if first_word >= 0 else lo + window
+    verbatim = source.find(stripped[:KEY_CHARS], lo, reach)
+    if verbatim >= 0:
         return verbatim
     return first_word if first_word >= 0 else None
 
 
-def _find_word(html: str, word: str, lo: int, hi: int) -> int:
+def _find_word(source: _Source, word: str, lo: int, hi: int) -> int:
     """Like ``str.find`` but the hit must not be inside a longer word ("Log" is not in "Logo")."""
+    html = source.html
     for _ in range(WORD_TRIES):
-        found = html.find(word, lo, hi)
+        found = source.find(word, lo, hi)
         if found < 0:
             return -1
         after = found + len(word)
@@ -452,15 +496,15 @@ def _find_word(html: str, word: str, lo: int, hi: int) -> int:
     return -1
 
 
-def _find_piece_end(html: str, piece: str, lo: int, window: int) -> int | None:
+def _find_piece_end(source: _Source, piece: str, lo: int, window: int) -> int | None:
     """Offset just past a text node's last character, searched forward from ``lo``. A node's
     source is at least as long as its text (entities and CRLF only lengthen it), so when it is not
     verbatim, its last word is searched for from where the node would end."""
     stripped = piece.strip()
-    begin = _find_piece(html, stripped, lo, window)
+    begin = _find_piece(source, stripped, lo, window)
     if begin is None:
         return None
-    if html.startswith(stripped, begin):
+    if source.html.startswith(stripped, begin):
         return begin + len(stripped)
     ending = stripped[-4 * KEY_CHARS:]
     word = _LAST_WORD.search(ending)
@@ -470,11 +514,11 @@ def _find_piece_end(html: str, piece: str, lo: int, window: int) -> int | None:
     trail = ending[word.end():]
     estimate = begin + len(stripped) - len(trail) - len(key)
     reach = 8 * len(stripped) + 64  # an entity is at most ~8 source chars per text char
-    found = html.find(key, max(begin, estimate), begin + reach)
+    found = source.find(key, max(begin, estimate), begin + reach)
     if found < 0:
         return None
     end = found + len(key)
-    return end + len(trail) if html.startswith(trail, end) else end
+    return end + len(trail) if source.html.startswith(trail, end) else end
 
 
 def _cut(item: _Pending, start: int, end: int) -> list[Block]:

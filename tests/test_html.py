@@ -213,6 +213,16 @@ def test_200000_elements():
     assert html[blocks[-1].start:blocks[-1].end] == "para <b>bold"
 
 
+def test_blocks_never_found_verbatim_cost_linear_time():
+    """Every block starts with an entity, so no search finds it: the search budget bounds the cost
+    and the blocks still get their line's offsets."""
+    html = "<p>&eacute;t&eacute;</p>\n" * 60_000  # under lxml's line-number cap of 65535
+    blocks = timed(html, 10.0)
+    assert len(blocks) == 60_000 and blocks[-1].text == "été"
+    line_start = html.rindex("\n", 0, len(html) - 1) + 1
+    assert line_start <= blocks[-1].start < len(html)
+
+
 @pytest.mark.parametrize("opening, closing", [("<div>", "</div>"), ("<span>", "</span>"),
                                               ("<div><a href=x>", "</a></div>"), ("<li><ul>", "</ul></li>")])
 def test_nesting_10000_deep_keeps_its_text(opening: str, closing: str):
