@@ -104,8 +104,11 @@ _DEPTH_ERROR = "Excessive depth"
 MAX_SOURCELINE = 65535
 _WORD = re.compile(r"\w+")
 _LAST_WORD = re.compile(r"\w+(?=\W*$)")
-_TITLE = re.compile(r"<title\b[^>]*>(.*?)</title\s*>", re.IGNORECASE | re.DOTALL)
-_META_TAG = re.compile(r"<meta\b[^>]*>", re.IGNORECASE)
+# Bounded attribute runs: an unclosed "<meta" or "<title" must not make a search quadratic.
+_TITLE_OPEN = re.compile(r"<title\b[^>]{0,1000}>", re.IGNORECASE)
+_TITLE_CLOSE = re.compile(r"</title\s*>", re.IGNORECASE)
+_ANY_TAG = re.compile(r"<[^>]*>")
+_META_TAG = re.compile(r"<meta\b[^>]{0,4000}>", re.IGNORECASE)
 _OG_TITLE = re.compile(r"""(?:property|name)\s*=\s*["']?og:title\b""", re.IGNORECASE)
 _CONTENT_ATTR = re.compile(r"""content\s*=\s*(?:"([^"]*)"|'([^']*)')""", re.IGNORECASE | re.DOTALL)
 # <title> and og:title live in the head; do not scan a 5 MB body for them.
@@ -178,7 +181,8 @@ def html_blocks(html: str, skip_hidden: bool = True) -> list[Block]:
 
 def html_title(html: str) -> str | None:
     """The page's own title: ``og:title`` when present (it seldom carries the site name), else
-    ``<title>``; whitespace collapsed, entities decoded; None when neither is there."""
+    ``<title>``; whitespace collapsed, entities decoded; None when neither is there. Regular
+    expressions on the head only, each tried once, so junk input cannot make it slow."""
     head = html[:TITLE_SCAN_CHARS]
     for meta in _META_TAG.finditer(head):
         if _OG_TITLE.search(meta.group()):
@@ -186,11 +190,12 @@ def html_title(html: str) -> str | None:
             title = _clean(html_lib.unescape(content.group(1) or content.group(2))) if content else ""
             if title:
                 return title
-    match = _TITLE.search(head)
-    if match:
-        title = _clean(html_lib.unescape(re.sub(r"<[^>]*>", " ", match.group(1))))
-        return title or None
-    return None
+    opening = _TITLE_OPEN.search(head)
+    closing = _TITLE_CLOSE.search(head, opening.end()) if opening else None
+    if closing is None:
+        return None
+    title = _clean(html_lib.unescape(_ANY_TAG.sub(" ", head[opening.end():closing.start()])))
+    return title or None
 
 
 def _clean(text: str) -> str:
@@ -554,19 +559,21 @@ def _long_text_cuts(text: str) -> list[tuple[int, int]]:
 
 
 # --- fallback for pages the parser cannot take --------------------------------------------------
+# Every pattern here is linear on junk: tags stop at the next "<", closing tags are searched once.
 
-_FLAT_INVISIBLE = re.compile(r"<(script|style|noscript|template|svg|head|title|textarea)\b.*?</\1\s*>"
-                             r"|<!--.*?-->", re.IGNORECASE | re.DOTALL)
-_FLAT_BOUNDARY = re.compile(r"</?(" + "|".join(sorted(BLOCK_TAGS | BREAK_TAGS)) + r")\b[^>]*>", re.IGNORECASE)
-_FLAT_TAG = re.compile(r"<[^>]*>")
-_FLAT_LEADING_MARKUP = re.compile(r"(?:\s+|<[^>]*>)*")
-_FLAT_LINK = re.compile(r"<a\b[^>]*>(.*?)</a\s*>", re.IGNORECASE | re.DOTALL)
+_FLAT_INVISIBLE_OPEN = re.compile(r"<(script|style|noscript|template|svg|head|title|textarea)\b|<!--",
+                                  re.IGNORECASE)
+_FLAT_BOUNDARY = re.compile(r"</?(" + "|".join(sorted(BLOCK_TAGS | BREAK_TAGS)) + r")\b[^<>]*>",
+                            re.IGNORECASE)
+_FLAT_TAG = re.compile(r"<[^<>]*>")
+_FLAT_LEADING_MARKUP = re.compile(r"(?:\s+|<[^<>]*>)*")
+_FLAT_LINK_TAG = re.compile(r"<(/?)a\b", re.IGNORECASE)
 
 
 def _flat_blocks(html: str) -> list[Block]:
     """Blocks from a tag-splitting pass, without a tree: for documents nested beyond the parser's
     limit. The text between two block-level tags is a block; offsets are exact up to entities."""
-    visible = _FLAT_INVISIBLE.sub(lambda match: " " * len(match.group()), html)  # keeps offsets
+    visible = _blank_invisible(html)
     blocks: list[Block] = []
     position, tag = 0, "body"
     for boundary in _FLAT_BOUNDARY.finditer(visible):
@@ -579,18 +586,51 @@ def _flat_blocks(html: str) -> list[Block]:
     return blocks
 
 
+def _blank_invisible(html: str) -> str:
+    """Scripts, styles, comments ... replaced by spaces of the same length (offsets kept). An
+    unclosed one hides the rest of the page, as in a browser."""
+    parts: list[str] = []
+    position = 0
+    while (opening := _FLAT_INVISIBLE_OPEN.search(html, position)) is not None:
+        name = opening.group(1)
+        closer = re.compile(r"</" + name + r"\s*>", re.IGNORECASE) if name else re.compile("-->")
+        closing = closer.search(html, opening.end())
+        end = closing.end() if closing else len(html)
+        parts += [html[position:opening.start()], " " * (end - opening.start())]
+        position = end
+    parts.append(html[position:])
+    return "".join(parts)
+
+
 def _flat_block(visible: str, start: int, end: int, tag: str) -> list[Block]:
     segment = visible[start:end]
-    text = _clean(html_lib.unescape(_FLAT_TAG.sub("", segment)))
+    text, link_chars = _flat_text(segment)
     if not text:
         return []
-    link_text = "".join(_FLAT_TAG.sub("", link) for link in _FLAT_LINK.findall(segment))
-    link_chars = len("".join(html_lib.unescape(link_text).split()))
     visible_chars = len(text) - text.count(" ")
     lead = _FLAT_LEADING_MARKUP.match(segment).end()
     pending = _Pending(text, min(1.0, link_chars / visible_chars) if visible_chars else 0.0,
                        _Run(tag, tag, 0, ""), "", 0, "", 0)
     return _cut(pending, start + lead, start + _end_of_text(segment, lead))
+
+
+def _flat_text(segment: str) -> tuple[str, int]:
+    """The segment's text without tags, and how many of its non-space characters are in links."""
+    pieces: list[str] = []
+    link_chars, in_link, position = 0, False, 0
+    for tag in _FLAT_TAG.finditer(segment):
+        piece = html_lib.unescape(segment[position:tag.start()])
+        pieces.append(piece)
+        if in_link:
+            link_chars += sum(map(len, piece.split()))
+        link = _FLAT_LINK_TAG.match(tag.group())
+        if link:
+            in_link = not link.group(1)
+        position = tag.end()
+    pieces.append(html_lib.unescape(segment[position:]))
+    if in_link:
+        link_chars += sum(map(len, pieces[-1].split()))
+    return _clean("".join(pieces)), link_chars
 
 
 def _end_of_text(segment: str, lead: int) -> int:

@@ -232,6 +232,19 @@ def test_nesting_10000_deep_keeps_its_text(opening: str, closing: str):
     assert html[blocks[1].start:blocks[1].end] == "deep text"
 
 
+@pytest.mark.parametrize("junk", ["<script>" * 30_000, "<p" * 100_000, "<" * 300_000, "<!--" * 50_000,
+                                  "<a href=x>link " * 50_000])
+def test_junk_after_deep_nesting_stays_linear(junk: str):
+    timed("<div>" * 3_000 + junk, 5.0)
+
+
+@pytest.mark.parametrize("junk", ["<title>" * 30_000, "<title" * 30_000, "<meta property=og:title" * 20_000])
+def test_title_of_junk_is_fast(junk: str):
+    started = time.perf_counter()
+    assert html_title(junk) is None
+    assert time.perf_counter() - started < 1.0
+
+
 def test_moderate_nesting_goes_through_the_tree():
     html = "<div class='wrap'>" * 1500 + "<p>deep</p>" + "</div>" * 1500
     (block,) = timed(html, 10.0)
