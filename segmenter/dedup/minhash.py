@@ -29,7 +29,7 @@ from .shingles import shingle_hashes, shingles
 
 MERSENNE_PRIME = (1 << 61) - 1
 MAX_HASH = (1 << 32) - 1
-_BLOCK_ROWS = 2048  # shingles per permutation block: 2048 x 128 x 4 bytes stays in L2 cache
+_BLOCK_ROWS = 4096  # shingles per permutation block: 128 x 4096 x 4 bytes = 2 MiB, cache-sized
 
 
 @functools.lru_cache(maxsize=16)
@@ -88,19 +88,22 @@ def _permuted_block(hashes: np.ndarray, config: DedupConfig) -> np.ndarray:
 
 
 def signatures_from_hashes(hashes: np.ndarray, offsets: np.ndarray, config: DedupConfig) -> np.ndarray:
-    """Min over each text's shingles of every permutation; a text with no shingle gets MAX_HASH."""
-    count = len(offsets) - 1
-    out = np.full((count, config.num_perm), MAX_HASH, dtype=np.uint32)
+    """Min over each text's shingles of every permutation; a text with no shingle gets MAX_HASH.
+
+    Shingles are permuted in blocks of ``_BLOCK_ROWS`` whatever the text boundaries, so a 10 MB
+    text costs no more memory than a batch of short ones.
+    """
+    out = np.full((len(offsets) - 1, config.num_perm), MAX_HASH, dtype=np.uint32)
     docs = np.flatnonzero(np.diff(offsets) > 0)
-    start = 0
-    while start < len(docs):  # blocks of whole texts, about _BLOCK_ROWS shingles each
-        stop = int(np.searchsorted(offsets[docs + 1], offsets[docs[start]] + _BLOCK_ROWS, "right"))
-        stop = max(stop, start + 1)
-        block_docs = docs[start:stop]
-        lo, hi = offsets[block_docs[0]], offsets[block_docs[-1] + 1]
+    starts, ends = offsets[docs], offsets[docs + 1]
+    for lo in range(0, int(offsets[-1]), _BLOCK_ROWS):
+        hi = min(lo + _BLOCK_ROWS, int(offsets[-1]))
+        first = int(np.searchsorted(ends, lo, "right"))   # first text ending after lo
+        last = int(np.searchsorted(starts, hi, "left"))   # texts starting before hi
+        block_docs = docs[first:last]
         permuted = _permuted_block(hashes[lo:hi], config)
-        out[block_docs] = np.minimum.reduceat(permuted, offsets[block_docs] - lo, axis=1).T
-        start = stop
+        minima = np.minimum.reduceat(permuted, np.maximum(starts[first:last], lo) - lo, axis=1).T
+        out[block_docs] = np.minimum(out[block_docs], minima)
     return out
 
 

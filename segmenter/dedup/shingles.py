@@ -2,19 +2,22 @@
 
 The pipeline for one text is ``normalize -> tokens -> shingles -> 32-bit hashes``:
 
-* ``normalize``: Unicode NFKC, case folding, every run of punctuation/whitespace folded into one
-  space. CJK characters (Han, kana, Hangul) become one token each, so CJK text is shingled by
-  characters while other scripts are shingled by words.
+* ``normalize``: Unicode NFKC and case folding (of the first ``MAX_TEXT_CHARS`` characters),
+  every run of punctuation/whitespace folded into one space. CJK characters (Han, kana, Hangul)
+  become one token each, so CJK text is shingled by characters, other scripts by words.
+* ``tokens``: the normalised words, each cut to ``MAX_TOKEN_CHARS``.
 * ``shingles(text, n)``: the space-joined word n-grams (a text shorter than ``n`` words gives one
   shingle of all its words; an empty text gives none).
 * ``shingle_hashes`` computes the hash of every shingle of many texts at once with numpy: a
-  polynomial hash of each token's code points (mod 2**64, evaluated with prefix sums, so no Python
-  loop per token), then a polynomial over the ``n`` token hashes and the MurmurHash3 64-bit
-  finaliser. ``shingle_hash32`` is the same function of one shingle's bytes, written plainly; it
-  is the ``hashfunc`` to give a datasketch ``MinHash`` so that it computes exactly our signatures.
-  Why not SHA-1 per shingle (datasketch's default)? It costs a Python call per shingle, which
-  alone caps signatures at a few thousand documents per second; ``DedupConfig(hash="sha1")``
-  still selects it when signatures must match datasketch's defaults bit for bit.
+  polynomial hash of each token's code points (mod 2**64, Horner's rule run on all tokens at
+  once, so no Python loop per token), then a polynomial over the ``n`` token hashes and the
+  MurmurHash3 64-bit finaliser. ``shingle_hash32`` is the same function of one shingle, written
+  plainly; it is the ``hashfunc`` to give a datasketch ``MinHash`` so that it computes exactly
+  our signatures.
+
+Why not SHA-1 per shingle (datasketch's default)? It costs a Python call per shingle, which alone
+caps signatures at a few thousand documents per second; ``DedupConfig(hash="sha1")`` still
+selects it when signatures must equal datasketch's defaults bit for bit.
 """
 from __future__ import annotations
 
@@ -34,7 +37,11 @@ _MASK64 = (1 << 64) - 1
 # Odd 64-bit multipliers (from splitmix64 / MurmurHash3); any odd constants would do.
 TOKEN_BASE = 0x9E3779B97F4A7C15      # polynomial base over a token's code points
 SHINGLE_BASE = 0xBF58476D1CE4E5B9    # polynomial base over the n token hashes of a shingle
-_TOKEN_BASE_INV = pow(TOKEN_BASE, -1, 1 << 64)
+# Longer tokens are cut to their first characters (they are base64, hashes or glued OCR lines).
+MAX_TOKEN_CHARS = 64
+# Only the start of a longer text is signed: news texts are far shorter, and this bounds the
+# memory of one signature (about 30 bytes per character while hashing) whatever a user sends.
+MAX_TEXT_CHARS = 2_000_000
 _FMIX64 = (33, 0xFF51AFD7ED558CCD, 33, 0xC4CEB9FE1A85EC53, 33)
 
 
@@ -49,7 +56,7 @@ def normalize(text: str) -> str:
 def tokens(text: str) -> list[str]:
     """The normalised tokens of ``text``."""
     norm = normalize(text)
-    return norm.split(" ") if norm else []
+    return [token[:MAX_TOKEN_CHARS] for token in norm.split(" ")] if norm else []
 
 
 def shingles(text: str, ngram: int) -> list[str]:
@@ -78,7 +85,7 @@ def _fmix64_int(value: int) -> int:
 def token_hash64(token: str) -> int:
     """Polynomial hash of a token's code points mod 2**64, then finalised (plain Python)."""
     value = 0
-    for char in token:
+    for char in token[:MAX_TOKEN_CHARS]:
         value = (value * TOKEN_BASE + ord(char)) & _MASK64
     return _fmix64_int(value)
 
@@ -105,19 +112,6 @@ def fmix64(values: np.ndarray) -> np.ndarray:
     values = values ^ (values >> s2)
     values = values * m2
     return values ^ (values >> s3)
-
-
-@functools.lru_cache(maxsize=4)
-def _power_table(base: int, capacity: int) -> np.ndarray:
-    out = np.full(capacity, base, dtype=np.uint64)
-    out[0] = 1
-    return np.cumprod(out, dtype=np.uint64)  # wraps: powers mod 2**64
-
-
-def _powers(base: int, count: int) -> np.ndarray:
-    """base**0 .. base**(count-1) mod 2**64 (a cached table, grown in powers of two)."""
-    capacity = 1 << max(16, (count - 1).bit_length())
-    return _power_table(base, capacity)[:count]
 
 
 _WORD, _CJK_FLAG = np.uint8(1), np.uint8(2)
@@ -151,31 +145,43 @@ def _classify(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _token_hashes(folded: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """Hashes of all tokens of the NFKC-folded, case-folded texts, and each token's text index.
 
-    Vectorised: with Q the inverse of the base, the sum over a token of c_j * Q**j is a difference
-    of prefix sums, and multiplying it by BASE**(end-1) gives the polynomial sum of
-    c_j * BASE**(end-1-j) that ``token_hash64`` computes one character at a time.
+    Vectorised Horner's rule: tokens sorted by length, then for k = 0, 1, ... every token longer
+    than k takes ``h = h * BASE + code[start + k]`` (a prefix of the sorted tokens, so no masks);
+    uint64 arithmetic wraps, which is the mod 2**64 of ``token_hash64``. Work is one step per
+    character, memory a few words per token. Tokens are cut to ``MAX_TOKEN_CHARS``.
     """
     joined = " ".join(folded)  # a space never belongs to a token, so tokens cannot span texts
-    codes32 = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    is_word, is_cjk = _classify(codes32)
-    codes = codes32.astype(np.uint64)
+    codes = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    is_word, is_cjk = _classify(codes)
     prev_word = np.concatenate(([False], is_word[:-1]))
     prev_cjk = np.concatenate(([False], is_cjk[:-1]))
     next_word = np.concatenate((is_word[1:], [False]))
     next_cjk = np.concatenate((is_cjk[1:], [False]))
     starts = np.flatnonzero(is_word & (~prev_word | is_cjk | prev_cjk))
     ends = np.flatnonzero(is_word & (~next_word | is_cjk | next_cjk)) + 1   # exclusive
-    with np.errstate(over="ignore"):
-        prefix = np.cumsum(codes * _powers(_TOKEN_BASE_INV, len(codes)), dtype=np.uint64)
-        prefix = np.concatenate((np.zeros(1, np.uint64), prefix))
-        sums = (prefix[ends] - prefix[starts]) * _powers(TOKEN_BASE, len(codes) + 1)[ends - 1]
     text_ends = np.cumsum([len(t) + 1 for t in folded])
-    return fmix64(sums), np.searchsorted(text_ends, starts, side="right")
+    token_text = np.searchsorted(text_ends, starts, side="right")
+    lengths = np.minimum(ends - starts, MAX_TOKEN_CHARS)
+    order = np.argsort(-lengths, kind="stable")
+    sorted_starts, sorted_lengths = starts[order], lengths[order]
+    active = np.searchsorted(-sorted_lengths, -np.arange(1, MAX_TOKEN_CHARS + 1), side="right")
+    hashes = np.zeros(len(starts), dtype=np.uint64)
+    base = np.uint64(TOKEN_BASE)
+    with np.errstate(over="ignore"):
+        for k, count in enumerate(active.tolist()):
+            if count == 0:
+                break
+            head = hashes[:count]
+            head *= base
+            head += codes[sorted_starts[:count] + k]
+    out = np.empty_like(hashes)
+    out[order] = hashes
+    return fmix64(out), token_text
 
 
 def fold(text: str) -> str:
-    """NFKC then case folding: the part of ``normalize`` that is done on whole strings."""
-    return unicodedata.normalize("NFKC", text).casefold()
+    """NFKC then case folding of the first ``MAX_TEXT_CHARS`` characters (whole-string steps)."""
+    return unicodedata.normalize("NFKC", text[:MAX_TEXT_CHARS]).casefold()
 
 
 def shingle_hashes(texts: Sequence[str], ngram: int) -> tuple[np.ndarray, np.ndarray]:
