@@ -267,7 +267,10 @@ def _walk(root: etree._Element, lines: _LineIndex, skip_hidden: bool) -> list[_P
                 walker.skip_subtree()
                 frames.append(_Frame(tag, hints, None, skipped=True))
                 continue
-            hints = _element_hints(element, hints)
+            # A leaf inline element (a link, an image) holds no block, so its words would serve no
+            # block: skip reading them (most elements of a page are such leaves).
+            if tag in BLOCK_TAGS or len(element):
+                hints = _element_hints(element, hints)
             frames.append(_Frame(tag, hints, _open(tag, hints, tags, runs, pending)))
             links += tag == "a"
             preformatted += tag in PREFORMATTED_TAGS
