@@ -20,15 +20,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-import numpy as np
-
 from .config import DedupConfig
 from .document import Document, format_time, now_iso, parse_time
 from .lsh import band_keys
-from .match import StoryMatch, choose_story, min_shingles, verify, verify_exact
+from .match import min_shingles
 from .minhash import sketch
+from .planner import BatchPlan
 from .sqlite import SQLiteStore
-from .store import NewDoc, Storage, Story
+from .store import Storage, Story
 
 ADD_BATCH = 256  # documents per transaction in add_many: long enough to amortise, short for others
 
@@ -63,60 +62,35 @@ class StoryIndex:
         return self.add_many([doc])[0]
 
     def add_many(self, docs: Iterable[Document]) -> list[AddResult]:
-        """Add documents in order, signatures computed in bulk, one transaction per batch."""
+        """Add documents in order: signatures in bulk, one transaction and one write per batch."""
         docs = list(docs)
         results: list[AddResult] = []
         for start in range(0, len(docs), ADD_BATCH):
-            batch = docs[start:start + ADD_BATCH]
-            sigs, sizes, sets = sketch([d.text for d in batch], self.config)
-            keys = band_keys(sigs, self.config)
-            with self.storage.transaction():
-                placed = [self._place(doc, sigs[i], int(sizes[i]), keys[i], sets[i] if sets else None)
-                          for i, doc in enumerate(batch)]
-            stories = {sid: self.storage.story(sid) for sid in {p[0] for p in placed}}
-            results.extend(AddResult(sid, sim, new, stories[sid]) for sid, sim, new in placed)
+            results.extend(self._add_batch(docs[start:start + ADD_BATCH]))
         return results
 
-    def _place(self, doc: Document, signature: np.ndarray, size: int, keys: np.ndarray,
-               shingle_set: np.ndarray | None) -> tuple:
-        seen = format_time(parse_time(doc.seen)) if doc.seen else now_iso()
-        known = self.storage.find(doc_id=doc.id, url=doc.url)
-        if known is not None:
-            self.storage.touch(known.seq, seen)
-            return known.story, known.similarity, False
-        mergeable = size >= min_shingles(self.config)
-        chosen = self._best_story(signature, size, keys, shingle_set) if mergeable else None
-        story_id, similarity = (None, 1.0) if chosen is None else chosen
-        new = NewDoc(doc.id, doc.url, doc.source, doc.title, seen, signature, size,
-                     keys if mergeable else keys[:0], similarity, shingle_set)
-        return self.storage.insert(new, story_id), round(float(similarity), 4), story_id is None
-
-    def _best_story(self, signature: np.ndarray, size: int, keys: np.ndarray,
-                    shingle_set: np.ndarray | None = None) -> tuple[str, float] | None:
-        seqs = self.storage.candidates(keys)
-        if not seqs:
-            return None
-        sigs, sizes, stories, is_rep = self.storage.signatures(seqs)
-        if self.config.exact:
-            ok, sims = verify_exact([shingle_set] * len(seqs), self.storage.shingle_sets(seqs), self.config)
-        else:
-            ok, sims = verify(signature[None, :], size, sigs, sizes, self.config)
-        matches = [StoryMatch(stories[i], seqs[i], float(sims[i]), is_rep[i]) for i in np.flatnonzero(ok)]
-        if not matches:
-            return None
-        sizes_by_story = self.storage.story_sizes({m.story for m in matches})
-        return choose_story(matches, sizes_by_story, {s: int(s) for s in sizes_by_story}, self.config)
+    def _add_batch(self, batch: list[Document]) -> list[AddResult]:
+        sigs, sizes, sets = sketch([d.text for d in batch], self.config)
+        keys = band_keys(sigs, self.config)
+        seen = [format_time(parse_time(d.seen)) if d.seen else now_iso() for d in batch]
+        with self.storage.transaction():
+            plan = BatchPlan(self.storage, self.config, sigs, sizes, sets, keys, batch)
+            placed = [plan.place(i, doc, seen[i]) for i, doc in enumerate(batch)]
+            plan.write()
+        stories = self.storage.load_stories({story for story, _, _ in placed})
+        return [AddResult(story, similarity, new, stories[story]) for story, similarity, new in placed]
 
     def match(self, text: str) -> tuple[str, float] | None:
         """Read-only lookup: (story id, similarity) the text would join, or None. Nothing is written."""
         sigs, sizes, sets = sketch([text], self.config)
         if sizes[0] < min_shingles(self.config):
             return None
-        return self._best_story(sigs[0], int(sizes[0]), band_keys(sigs, self.config)[0], sets and sets[0])
+        plan = BatchPlan(self.storage, self.config, sigs, sizes, sets, band_keys(sigs, self.config), [])
+        return plan.best_story(0)
 
     def get(self, story_id: str) -> Story | None:
         """A story by id, or None."""
-        return self.storage.story(str(story_id))
+        return self.storage.load_stories([str(story_id)]).get(str(story_id))
 
     def stories(self, since: str | None = None, limit: int = 50,
                 cursor: str | None = None) -> tuple[list[Story], str | None]:
@@ -135,8 +109,8 @@ class StoryIndex:
         """Remove a document by id or url; True if it was there. A story whose representative
         goes gets the earliest remaining member as representative; an empty story vanishes."""
         with self.storage.transaction():
-            known = self.storage.find(doc_id=doc_id_or_url) or self.storage.find(url=doc_id_or_url)
-            return bool(known and self.storage.delete([known.seq]))
+            known = self.storage.find([doc_id_or_url], [doc_id_or_url])
+            return bool(known and self.storage.delete([d.seq for d in known]))
 
     def expire(self, older_than: str | datetime) -> int:
         """Remove every document not seen since ``older_than``; returns how many went."""

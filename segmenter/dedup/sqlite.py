@@ -21,11 +21,13 @@ from pathlib import Path
 import numpy as np
 
 from .config import DedupConfig
-from .store import ConfigMismatch, Member, NewDoc, Storage, StoredDoc, Story
+from .store import ConfigMismatch, Member, NewDoc, Storage, StoredDoc, Story, StoryChange
 
 SCHEMA_VERSION = "1"
 BUSY_TIMEOUT_MS = 60_000
-_SQL_VARS = 500  # parameters per IN (...) query, under SQLite's limit
+CACHE_KIB = 65_536  # page cache per connection: the band index of ~300,000 documents stays in memory
+_SQL_VARS = 500  # parameters per IN (...) query, under SQLite's historic limit of 999
+_SQL_KEYS = 900
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -66,6 +68,7 @@ class SQLiteStore(Storage):
         self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         self._conn.execute("PRAGMA journal_mode = WAL")
         self._conn.execute("PRAGMA synchronous = NORMAL")
+        self._conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
         self._depth = 0
         self.config = self._init_schema(config)
 
@@ -108,20 +111,23 @@ class SQLiteStore(Storage):
         self._depth = 0
         self._conn.execute("COMMIT")
 
-    def find(self, doc_id: str | None = None, url: str | None = None) -> StoredDoc | None:
-        query = "SELECT seq, doc_id, url, story, similarity FROM docs WHERE {} = ?"
-        for column, value in (("doc_id", doc_id), ("url", url)):
-            if value is not None:
-                row = self._conn.execute(query.format(column), (value,)).fetchone()
-                if row:
-                    return StoredDoc(row[0], row[1], row[2], str(row[3]), row[4])
-        return None
+    def find(self, doc_ids: Iterable[str] = (), urls: Iterable[str] = ()) -> list[StoredDoc]:
+        found = {}
+        for column, values in (("doc_id", [v for v in doc_ids if v]), ("url", [v for v in urls if v])):
+            for chunk in _chunks(sorted(set(values))):
+                marks = ",".join("?" * len(chunk))
+                for row in self._conn.execute(f"SELECT seq, doc_id, url, story, similarity FROM docs "
+                                              f"WHERE {column} IN ({marks})", chunk):
+                    found[row[0]] = StoredDoc(row[0], row[1], row[2], str(row[3]), row[4])
+        return list(found.values())
 
-    def candidates(self, band_keys: np.ndarray) -> list[int]:
-        keys = [int(k) for k in band_keys]
-        marks = ",".join("?" * len(keys))
-        rows = self._conn.execute(f"SELECT DISTINCT doc FROM bands WHERE key IN ({marks})", keys)
-        return sorted(r[0] for r in rows)
+    def candidates(self, band_keys: np.ndarray) -> dict[int, list[int]]:
+        found: dict[int, list[int]] = {}
+        for chunk in _chunks(np.unique(band_keys).tolist(), _SQL_KEYS):
+            marks = ",".join("?" * len(chunk))
+            for key, seq in self._conn.execute(f"SELECT key, doc FROM bands WHERE key IN ({marks})", chunk):
+                found.setdefault(key, []).append(seq)
+        return found
 
     def signatures(self, seqs: list[int]) -> tuple[np.ndarray, np.ndarray, list[str], list[bool]]:
         found = {}
@@ -150,33 +156,32 @@ class SQLiteStore(Storage):
                 f"SELECT id, size FROM stories WHERE id IN ({marks})", chunk))
         return out
 
-    def insert(self, doc: NewDoc, story_id: str | None) -> str:
+    def next_ids(self) -> tuple[int, int]:
+        rows = dict(self._conn.execute("SELECT name, seq FROM sqlite_sequence"))
+        return rows.get("docs", 0) + 1, rows.get("stories", 0) + 1
+
+    def write(self, docs: list[NewDoc], stories: list[StoryChange], touches: list[tuple[int, str]]) -> None:
         with self.transaction():
             conn = self._conn
-            if story_id is None:
-                story = conn.execute("INSERT INTO stories (representative, size, first_seen, last_seen) "
-                                     "VALUES (0, 0, ?, ?)", (doc.seen, doc.seen)).lastrowid
-            else:
-                story = int(story_id)
-            shingles = None if doc.shingle_set is None else doc.shingle_set.astype("<u4").tobytes()
-            seq = conn.execute(
-                "INSERT INTO docs (doc_id, url, source, title, story, similarity, size, signature, "
-                "shingles, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (doc.doc_id, doc.url, doc.source, doc.title, story, float(doc.similarity), int(doc.size),
-                 doc.signature.astype("<u4").tobytes(), shingles, doc.seen, doc.seen)).lastrowid
-            conn.executemany("INSERT OR IGNORE INTO bands VALUES (?, ?)",
-                             [(int(k), seq) for k in doc.band_keys])
-            conn.execute(
-                "UPDATE stories SET size = size + 1, representative = CASE WHEN size = 0 THEN ? "
-                "ELSE representative END, first_seen = min(first_seen, ?), last_seen = max(last_seen, ?) "
-                "WHERE id = ?", (seq, doc.seen, doc.seen, story))
-        return str(story)
-
-    def touch(self, seq: int, seen: str) -> None:
-        with self.transaction():
-            self._conn.execute("UPDATE docs SET last_seen = max(last_seen, ?) WHERE seq = ?", (seen, seq))
-            self._conn.execute("UPDATE stories SET last_seen = max(last_seen, ?) WHERE id = "
-                               "(SELECT story FROM docs WHERE seq = ?)", (seen, seq))
+            conn.executemany("INSERT INTO stories (id, representative, size, first_seen, last_seen) "
+                             "VALUES (?, ?, ?, ?, ?)",
+                             [(int(c.id), c.representative, c.added, c.first_seen, c.last_seen)
+                              for c in stories if c.new])
+            conn.executemany("UPDATE stories SET size = size + ?, first_seen = min(first_seen, ?), "
+                             "last_seen = max(last_seen, ?) WHERE id = ?",
+                             [(c.added, c.first_seen, c.last_seen, int(c.id)) for c in stories if not c.new])
+            conn.executemany(
+                "INSERT INTO docs (seq, doc_id, url, source, title, story, similarity, size, signature, "
+                "shingles, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(d.seq, d.doc_id, d.url, d.source, d.title, int(d.story), float(d.similarity), int(d.size),
+                  d.signature.astype("<u4").tobytes(),
+                  None if d.shingle_set is None else d.shingle_set.astype("<u4").tobytes(),
+                  d.first_seen, d.last_seen) for d in docs])
+            conn.executemany("INSERT OR IGNORE INTO bands VALUES (?, ?)", _band_rows(docs))
+            conn.executemany("UPDATE docs SET last_seen = max(last_seen, ?) WHERE seq = ?",
+                             [(seen, seq) for seq, seen in touches])
+            conn.executemany("UPDATE stories SET last_seen = max(last_seen, ?) WHERE id = "
+                             "(SELECT story FROM docs WHERE seq = ?)", [(seen, seq) for seq, seen in touches])
 
     def delete(self, seqs: list[int]) -> int:
         removed = 0
@@ -207,13 +212,9 @@ class SQLiteStore(Storage):
     def seen_before(self, moment: str) -> list[int]:
         return [r[0] for r in self._conn.execute("SELECT seq FROM docs WHERE last_seen < ?", (moment,))]
 
-    def story(self, story_id: str) -> Story | None:
-        try:
-            key = int(story_id)
-        except (TypeError, ValueError):
-            return None
-        members = self._members([key]).get(key)
-        return Story(str(key), tuple(members)) if members else None
+    def load_stories(self, story_ids: Iterable[str]) -> dict[str, Story]:
+        keys = sorted({int(s) for s in story_ids if str(s).isdigit()})
+        return {str(key): Story(str(key), tuple(members)) for key, members in self._members(keys).items()}
 
     def _members(self, story_ids: list[int]) -> dict[int, list[Member]]:
         out: dict[int, list[Member]] = {}
@@ -274,6 +275,16 @@ class SQLiteStore(Storage):
 def _chunks(values: list, size: int = _SQL_VARS) -> Iterator[list]:
     for start in range(0, len(values), size):
         yield values[start:start + size]
+
+
+def _band_rows(docs: list[NewDoc]) -> Iterator[tuple[int, int]]:
+    """(key, seq) rows of the documents, sorted: the B-tree then fills page by page."""
+    if not docs:
+        return iter(())
+    keys = np.concatenate([d.band_keys for d in docs])
+    seqs = np.repeat([d.seq for d in docs], [len(d.band_keys) for d in docs])
+    order = np.lexsort((seqs, keys))
+    return zip(keys[order].tolist(), seqs[order].tolist(), strict=True)
 
 
 def _band_keys_of(blob: bytes, config: DedupConfig) -> np.ndarray:

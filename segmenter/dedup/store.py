@@ -99,22 +99,41 @@ class StoredDoc:
 
 @dataclass(frozen=True)
 class NewDoc:
-    """What ``Storage.insert`` writes for one document."""
+    """One document as ``Storage.write`` stores it (seq and story decided by the index)."""
 
+    seq: int
+    story: str
     doc_id: str
     url: str | None
     source: str | None
     title: str | None
-    seen: str
+    first_seen: str
+    last_seen: str
     signature: np.ndarray
     size: int
-    band_keys: np.ndarray
+    band_keys: np.ndarray  # empty for texts too short to merge: they are never candidates
     similarity: float
     shingle_set: np.ndarray | None = None  # sorted unique shingle hashes, kept when config.exact
 
 
+@dataclass
+class StoryChange:
+    """What a batch did to one story: founded it (``new``) or added members to it."""
+
+    id: str
+    new: bool
+    representative: int | None
+    added: int
+    first_seen: str
+    last_seen: str
+
+
 class Storage(abc.ABC):
-    """Where a ``StoryIndex`` lives. See the module docstring for the contract."""
+    """Where a ``StoryIndex`` lives. See the module docstring for the contract.
+
+    Reads used while placing documents take many keys at once, and one ``write`` stores a whole
+    batch, so a networked backend pays a few round trips per batch, not per document.
+    """
 
     config: DedupConfig
 
@@ -123,12 +142,12 @@ class Storage(abc.ABC):
         """An exclusive write transaction: commit on success, roll back on exception."""
 
     @abc.abstractmethod
-    def find(self, doc_id: str | None = None, url: str | None = None) -> StoredDoc | None:
-        """The stored document with this id, or else with this url."""
+    def find(self, doc_ids: Iterable[str] = (), urls: Iterable[str] = ()) -> list[StoredDoc]:
+        """The stored documents with any of these ids or urls."""
 
     @abc.abstractmethod
-    def candidates(self, band_keys: np.ndarray) -> list[int]:
-        """Seqs of stored documents sharing at least one band key."""
+    def candidates(self, band_keys: np.ndarray) -> dict[int, list[int]]:
+        """For each of the band keys that stored documents have: the seqs of those documents."""
 
     @abc.abstractmethod
     def signatures(self, seqs: list[int]) -> tuple[np.ndarray, np.ndarray, list[str], list[bool]]:
@@ -143,12 +162,13 @@ class Storage(abc.ABC):
         """Member count of each story."""
 
     @abc.abstractmethod
-    def insert(self, doc: NewDoc, story_id: str | None) -> str:
-        """Store a document in ``story_id``, or in a new story when None; returns the story id."""
+    def next_ids(self) -> tuple[int, int]:
+        """(next document seq, next story id), never used before; call inside ``transaction``."""
 
     @abc.abstractmethod
-    def touch(self, seq: int, seen: str) -> None:
-        """Extend a stored document's ``last_seen`` to ``seen`` (if later)."""
+    def write(self, docs: list[NewDoc], stories: list[StoryChange], touches: list[tuple[int, str]]) -> None:
+        """Store new documents, found or grow stories, and extend ``last_seen`` of known documents
+        ((seq, seen) pairs) and of their stories."""
 
     @abc.abstractmethod
     def delete(self, seqs: list[int]) -> int:
@@ -159,8 +179,8 @@ class Storage(abc.ABC):
         """Seqs of documents whose ``last_seen`` is earlier than ``moment``."""
 
     @abc.abstractmethod
-    def story(self, story_id: str) -> Story | None:
-        """A story with its members, or None."""
+    def load_stories(self, story_ids: Iterable[str]) -> dict[str, Story]:
+        """Stories with their members, by id (missing ids are left out)."""
 
     @abc.abstractmethod
     def stories(self, since: str | None, limit: int, after: tuple[str, str] | None) -> list[Story]:

@@ -167,19 +167,19 @@ def test_four_processes_writing_concurrently_lose_nothing_and_split_no_story(db,
 
 
 def _crash_mid_transaction(path: str, text: str) -> None:
+    from segmenter.dedup import band_keys, sketch
+    from segmenter.dedup.planner import BatchPlan
+
     index = StoryIndex.open(path)
+    doc = Document("ghost", text)
+    sigs, sizes, sets = sketch([text], index.config)
     transaction = index.storage.transaction()
     transaction.__enter__()  # BEGIN IMMEDIATE, then die before COMMIT
-    index._place(Document("ghost", text), *_sketch(index, text))
+    plan = BatchPlan(index.storage, index.config, sigs, sizes, sets, band_keys(sigs, index.config), [doc])
+    plan.place(0, doc, "2026-01-01T00:00:00.000000Z")
+    plan.write()
     assert index.count() == (2, 2)  # written, inside the transaction
     os._exit(3)
-
-
-def _sketch(index, text):
-    from segmenter.dedup import band_keys, sketch
-
-    sigs, sizes, _ = sketch([text], index.config)
-    return sigs[0], int(sizes[0]), band_keys(sigs, index.config)[0], None
 
 
 def test_a_crash_mid_write_leaves_the_store_consistent(db, stories):
