@@ -142,6 +142,20 @@ def _classify(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return (flags & _WORD).astype(bool), (flags & _CJK_FLAG).astype(bool)
 
 
+def _token_bounds(is_word: np.ndarray, is_cjk: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """(starts, exclusive ends) of tokens: runs of word characters, each CJK character alone."""
+    if is_cjk is None or not is_cjk.any():
+        edges = np.diff(is_word.view(np.int8), prepend=np.int8(0), append=np.int8(0))
+        return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    prev_word = np.concatenate(([False], is_word[:-1]))
+    prev_cjk = np.concatenate(([False], is_cjk[:-1]))
+    next_word = np.concatenate((is_word[1:], [False]))
+    next_cjk = np.concatenate((is_cjk[1:], [False]))
+    starts = np.flatnonzero(is_word & (~prev_word | is_cjk | prev_cjk))
+    ends = np.flatnonzero(is_word & (~next_word | is_cjk | next_cjk)) + 1
+    return starts, ends
+
+
 def _token_hashes(folded: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """Hashes of all tokens of the NFKC-folded, case-folded texts, and each token's text index.
 
@@ -151,29 +165,32 @@ def _token_hashes(folded: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     character, memory a few words per token. Tokens are cut to ``MAX_TOKEN_CHARS``.
     """
     joined = " ".join(folded)  # a space never belongs to a token, so tokens cannot span texts
-    codes = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    is_word, is_cjk = _classify(codes)
-    prev_word = np.concatenate(([False], is_word[:-1]))
-    prev_cjk = np.concatenate(([False], is_cjk[:-1]))
-    next_word = np.concatenate((is_word[1:], [False]))
-    next_cjk = np.concatenate((is_cjk[1:], [False]))
-    starts = np.flatnonzero(is_word & (~prev_word | is_cjk | prev_cjk))
-    ends = np.flatnonzero(is_word & (~next_word | is_cjk | next_cjk)) + 1   # exclusive
+    if joined.isascii():  # most text: one byte per character, a quarter of the memory traffic
+        codes = np.frombuffer(joined.encode("ascii"), dtype=np.uint8)
+        is_word = _bmp_table()[:128].astype(bool)[codes]
+        starts, ends = _token_bounds(is_word, None)
+    else:
+        codes = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+        is_word, is_cjk = _classify(codes)
+        starts, ends = _token_bounds(is_word, is_cjk)
     text_ends = np.cumsum([len(t) + 1 for t in folded])
     token_text = np.searchsorted(text_ends, starts, side="right")
     lengths = np.minimum(ends - starts, MAX_TOKEN_CHARS)
-    order = np.argsort(-lengths, kind="stable")
-    sorted_starts, sorted_lengths = starts[order], lengths[order]
+    # longest first; uint8 keys make numpy's stable sort a radix sort (linear time)
+    order = np.argsort((MAX_TOKEN_CHARS - lengths).astype(np.uint8), kind="stable")
+    sorted_lengths = lengths[order]
     active = np.searchsorted(-sorted_lengths, -np.arange(1, MAX_TOKEN_CHARS + 1), side="right")
     hashes = np.zeros(len(starts), dtype=np.uint64)
+    positions = starts[order]
     base = np.uint64(TOKEN_BASE)
     with np.errstate(over="ignore"):
-        for k, count in enumerate(active.tolist()):
+        for count in active.tolist():
             if count == 0:
                 break
             head = hashes[:count]
             head *= base
-            head += codes[sorted_starts[:count] + k]
+            head += codes[positions[:count]]
+            positions[:count] += 1
     out = np.empty_like(hashes)
     out[order] = hashes
     return fmix64(out), token_text
