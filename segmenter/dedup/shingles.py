@@ -193,7 +193,7 @@ def _token_hashes(folded: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
             positions[:count] += 1
     out = np.empty_like(hashes)
     out[order] = hashes
-    return fmix64(out), token_text
+    return _fmix64_inplace(out), token_text
 
 
 def fold(text: str) -> str:
@@ -217,23 +217,41 @@ def shingle_hashes(texts: Sequence[str], ngram: int) -> tuple[np.ndarray, np.nda
         acc = token_h[:span].copy()
         with np.errstate(over="ignore"):
             for k in range(1, ngram):
-                acc = acc * np.uint64(SHINGLE_BASE) + token_h[k:k + span]
-        valid = token_doc[:span] == token_doc[ngram - 1:]
-        hashes, shingle_doc = acc[valid], token_doc[:span][valid]
+                acc *= np.uint64(SHINGLE_BASE)
+                acc += token_h[k:k + span]
+        hashes = acc[token_doc[:span] == token_doc[ngram - 1:]]  # n-grams inside one text
     else:
-        hashes, shingle_doc = np.zeros(0, np.uint64), np.zeros(0, np.int64)
+        hashes = np.zeros(0, np.uint64)
+    per_text = np.maximum(per_doc - ngram + 1, 0)
     short = np.flatnonzero((per_doc > 0) & (per_doc < ngram))
     if len(short):  # texts shorter than one n-gram: one shingle of all their tokens
-        firsts = np.concatenate(([0], np.cumsum(per_doc)))
-        extra = []
-        for doc in short:
-            value = 0
-            for th in token_h[firsts[doc]:firsts[doc + 1]].tolist():
-                value = (value * SHINGLE_BASE + th) & _MASK64
-            extra.append(value)
-        hashes = np.concatenate((hashes, np.array(extra, dtype=np.uint64)))
-        shingle_doc = np.concatenate((shingle_doc, short))
-        order = np.argsort(shingle_doc, kind="stable")
-        hashes, shingle_doc = hashes[order], shingle_doc[order]
-    offsets = np.concatenate(([0], np.cumsum(np.bincount(shingle_doc, minlength=count))))
-    return (fmix64(hashes) >> np.uint64(32)).astype(np.uint32), offsets
+        hashes = _with_short_texts(hashes, per_text, short, token_h, per_doc)
+        per_text[short] = 1
+    offsets = np.concatenate(([0], np.cumsum(per_text)))
+    return (_fmix64_inplace(hashes) >> np.uint64(32)).astype(np.uint32), offsets
+
+
+def _with_short_texts(hashes: np.ndarray, per_text: np.ndarray, short: np.ndarray, token_h: np.ndarray,
+                      per_doc: np.ndarray) -> np.ndarray:
+    """Insert the one shingle of each short text at its place among the n-gram hashes."""
+    firsts = np.concatenate(([0], np.cumsum(per_doc)))
+    extra = []
+    for doc in short.tolist():
+        value = 0
+        for th in token_h[firsts[doc]:firsts[doc + 1]].tolist():
+            value = (value * SHINGLE_BASE + th) & _MASK64
+        extra.append(value)
+    places = np.concatenate(([0], np.cumsum(per_text)))[short]
+    return np.insert(hashes, places, np.array(extra, dtype=np.uint64))
+
+
+def _fmix64_inplace(values: np.ndarray) -> np.ndarray:
+    """``fmix64`` overwriting ``values`` (no temporaries beyond the shifts)."""
+    s1, m1, s2, m2, s3 = (np.uint64(c) for c in _FMIX64)
+    with np.errstate(over="ignore"):
+        values ^= values >> s1
+        values *= m1
+        values ^= values >> s2
+        values *= m2
+        values ^= values >> s3
+    return values
