@@ -40,6 +40,9 @@ REGION_TOKENS = 12
 CONTENT_TOKEN_CHARS = 4
 COMMON_TOKEN_SHARE = 0.3
 COHESION_WINDOW = 3
+# A headline has this many tokens (min, max); a paragraph echoes it with this many shared content tokens.
+HEADLINE_TOKENS = (3, 30)
+ECHO_MIN_TOKENS = 2
 # Hint words (class/id of HTML ancestors) kept as features; others are too site-specific to learn from.
 HINT_WORDS = frozenset(
     "article body content story text main post entry related teaser promo recommend more popular "
@@ -126,7 +129,11 @@ def page_features(blocks: list[Block]) -> list[dict[str, float]]:
     region_vocab = Counter(t for toks_i in toks[start:end] for t in set(toks_i))
     counts = Counter(b.text for b in blocks)
     max_chars = max((len(b.text) for b in blocks), default=1)
-    cohesion = topical_cohesion(toks)
+    content = content_token_sets(toks)
+    cohesion = topical_cohesion(toks, content)
+    support = headline_support(toks, content)
+    anchor = max(range(n), key=lambda j: (support[j], -j)) if n and max(support) > 0 else None
+    anchor_tokens = content[anchor] if anchor is not None else set()
     window_cohesion = _window_mean(cohesion, COHESION_WINDOW)
     for feats, value in zip(own, cohesion):
         feats["cohesion"] = value
@@ -134,6 +141,12 @@ def page_features(blocks: list[Block]) -> list[dict[str, float]]:
     for i, feats in enumerate(own):
         row = dict(feats)
         row["rel_pos"] = i / n
+        row["headline_support"] = math.log1p(support[i])
+        row["is_anchor"] = float(i == anchor)
+        row["after_anchor"] = _clipped_log_distance(i - anchor) if anchor is not None and i > anchor else 0.0
+        row["before_anchor"] = _clipped_log_distance(anchor - i) if anchor is not None and i < anchor else 0.0
+        row["anchor_echo"] = (len(content[i] & anchor_tokens) / len(anchor_tokens)
+                              if anchor_tokens and i != anchor else 0.0)
         row["chars_vs_max"] = len(blocks[i].text) / max_chars
         row["repeated"] = float(counts[blocks[i].text] > 1)
         row["in_region"] = float(start <= i < end)
@@ -154,31 +167,47 @@ def page_features(blocks: list[Block]) -> list[dict[str, float]]:
     return rows
 
 
-def topical_cohesion(page_tokens: list[list[str]]) -> list[float]:
+def content_token_sets(page_tokens: list[list[str]]) -> list[set[str]]:
+    """Per block, its distinct content tokens: at least ``CONTENT_TOKEN_CHARS`` characters (CJK
+    characters always count) and not in more than ``COMMON_TOKEN_SHARE`` of the page's blocks
+    (function words, the site's name)."""
+    sets = [{t for t in toks if len(t) >= CONTENT_TOKEN_CHARS or _CJK.match(t)} for toks in page_tokens]
+    df = Counter(t for s in sets for t in s)
+    limit = max(2, COMMON_TOKEN_SHARE * len(page_tokens))
+    return [{t for t in s if df[t] <= limit} for s in sets]
+
+
+def headline_support(page_tokens: list[list[str]], content: list[set[str]]) -> list[int]:
+    """Per headline-sized block, how many long blocks further down (not the next one) echo at
+    least ``ECHO_MIN_TOKENS`` of its content tokens. The article's own title is echoed by its
+    paragraphs; a teaser headline only by its own blurb, which sits right after it."""
+    long_blocks = [j for j, toks in enumerate(page_tokens) if len(toks) >= REGION_TOKENS]
+    support = [0] * len(page_tokens)
+    for i, toks in enumerate(page_tokens):
+        if not HEADLINE_TOKENS[0] <= len(toks) <= HEADLINE_TOKENS[1] or len(content[i]) < ECHO_MIN_TOKENS:
+            continue
+        support[i] = sum(len(content[i] & content[j]) >= ECHO_MIN_TOKENS for j in long_blocks if j >= i + 2)
+    return support
+
+
+def topical_cohesion(page_tokens: list[list[str]], content: list[set[str]]) -> list[float]:
     """Per block, the share of its content tokens that recur in a long block elsewhere on the page
     (not its direct neighbours). Paragraphs of one article keep naming the same people and places;
     a teaser's blurb shares words only with its own headline, and so scores low.
 
-    Content tokens: at least ``CONTENT_TOKEN_CHARS`` characters (CJK characters always count), and
-    not in more than ``COMMON_TOKEN_SHARE`` of the blocks (function words, site names).
     """
-    n = len(page_tokens)
-    sets = [{t for t in toks if len(t) >= CONTENT_TOKEN_CHARS or _CJK.match(t)} for toks in page_tokens]
-    df = Counter(t for s in sets for t in s)
-    limit = max(2, COMMON_TOKEN_SHARE * n)
     where: dict[str, list[int]] = {}
     for j, toks in enumerate(page_tokens):
         if len(toks) >= REGION_TOKENS:
-            for t in sets[j]:
+            for t in content[j]:
                 where.setdefault(t, []).append(j)
     out = []
-    for i, content in enumerate(sets):
-        content = {t for t in content if df[t] <= limit}
-        if not content:
+    for i, tokens_i in enumerate(content):
+        if not tokens_i:
             out.append(0.0)
             continue
-        hits = sum(any(abs(j - i) >= 2 for j in where.get(t, ())) for t in content)
-        out.append(hits / len(content))
+        hits = sum(any(abs(j - i) >= 2 for j in where.get(t, ())) for t in tokens_i)
+        out.append(hits / len(tokens_i))
     return out
 
 

@@ -19,15 +19,22 @@ import numpy as np
 from segmenter.article import BODY, LABELS, OTHER, TEASER_BLURB, TEASER_HEADLINE, TITLE
 
 BODY_PRIOR = 0.5      # p_body above this adds to the region's score, below subtracts
-GAP_BODY_MIN = 0.25   # inside the region, a block needs this much body probability to stay body
+GAP_BODY_MIN = 0.2    # inside the region, a block needs this much body probability to stay body
+FULL_WEIGHT_CHARS = 300  # a block this long weighs fully in the region score
+MIN_WEIGHT = 0.05
 TITLE_MIN = 0.2       # the best title candidate needs at least this title probability
 _INDEX = {label: i for i, label in enumerate(LABELS)}
 
 
-def body_region(p_body: np.ndarray) -> tuple[int, int]:
-    """(start, end) of the maximum-sum run of ``p_body - BODY_PRIOR``; (0, 0) when none is positive."""
+def body_region(p_body: np.ndarray, weights: np.ndarray | None = None) -> tuple[int, int]:
+    """(start, end) of the maximum-sum run of ``(p_body - BODY_PRIOR) * weight``; (0, 0) when none
+    is positive. Weights grow with block length, so a long paragraph decides more than a short
+    caption or subheading either way."""
+    scores = p_body - BODY_PRIOR
+    if weights is not None:
+        scores = scores * weights
     best, span, run, run_start = 0.0, (0, 0), 0.0, 0
-    for i, score in enumerate(p_body - BODY_PRIOR):
+    for i, score in enumerate(scores):
         if run <= 0:
             run, run_start = score, i
         else:
@@ -37,7 +44,13 @@ def body_region(p_body: np.ndarray) -> tuple[int, int]:
     return span
 
 
-def coherent_labels(proba: np.ndarray, classes: list[str]) -> tuple[list[str], np.ndarray]:
+def region_weights(lengths: list[int]) -> np.ndarray:
+    """Block weight for the body region: grows with length up to a typical paragraph."""
+    return np.minimum(np.asarray(lengths, dtype=float), FULL_WEIGHT_CHARS) / FULL_WEIGHT_CHARS + MIN_WEIGHT
+
+
+def coherent_labels(proba: np.ndarray, classes: list[str],
+                    lengths: list[int] | None = None) -> tuple[list[str], np.ndarray]:
     """Labels and their confidences for one page, from the classifier's probabilities.
 
     ``proba`` is (blocks x classes) in the order of ``classes``.
@@ -45,7 +58,8 @@ def coherent_labels(proba: np.ndarray, classes: list[str]) -> tuple[list[str], n
     p = _reorder(proba, classes)
     n = len(p)
     labels = [LABELS[k] for k in p.argmax(axis=1)]
-    start, end = body_region(p[:, _INDEX[BODY]])
+    weights = region_weights(lengths) if lengths is not None else None
+    start, end = body_region(p[:, _INDEX[BODY]], weights)
     for i in range(n):
         inside = start <= i < end
         if inside and p[i, _INDEX[BODY]] >= GAP_BODY_MIN and labels[i] != TITLE:

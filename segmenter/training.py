@@ -117,27 +117,35 @@ def best_title_match(blocks: list[Block], candidates: list[str], labels: list[st
     return best
 
 
-def html_signals(html: str, page_url: str) -> tuple[list[str], set[str]]:
-    """Title candidates (<title>, og:title, first <h1>) and the texts of multi-word links to other
-    pages of the same site (teaser candidates)."""
+_ARTICLE_SLUG = re.compile(r"[^/]*[a-z0-9]+[-_][a-z0-9]+[-_][a-z0-9]+[^/]*|.*\d{5,}.*", re.IGNORECASE)
+TEASER_MIN_WORDS = 4  # shorter link texts are menus and section names, not headlines
+
+
+def is_article_url(url: str) -> bool:
+    """A URL whose path names one article: a slug of three or more words, or a long numeric id."""
+    segments = [s for s in urlsplit(url).path.split("/") if s]
+    return any(_ARTICLE_SLUG.fullmatch(s) for s in segments)
+
+
+def html_signals(html: str, page_url: str) -> tuple[list[str], list[str]]:
+    """Title candidates (<title>, og:title, first <h1>) and the normalised texts of links to other
+    articles (teaser candidates; a link may wrap a headline and its blurb together)."""
     import lxml.html
 
     try:
         doc = lxml.html.fromstring(html)
     except Exception:  # noqa: BLE001 - a page lxml cannot parse just gives no weak labels
-        return [], set()
+        return [], []
     titles = [" ".join(doc.xpath("string(//title)").split())]
     titles += [m.get("content", "") for m in doc.xpath("//meta[@property='og:title']")]
     titles += [" ".join(h.text_content().split()) for h in doc.xpath("//h1")[:1]]
-    site, links = site_of(page_url), set()
+    page = page_url.split("#")[0]
+    links = []
     for a in doc.iter("a"):
-        href = a.get("href") or ""
-        target = urljoin(page_url, href)
-        text = " ".join(a.text_content().split())
-        path = urlsplit(target).path
-        if (len(text.split()) >= 4 and site_of(target) == site and target.split("#")[0] != page_url
-                and path.count("/") >= 2 and len(path) > 20):
-            links.add(normalise(text))
+        target = urljoin(page_url, a.get("href") or "").split("#")[0]
+        text = normalise(a.text_content())
+        if target != page and len(text.split()) >= TEASER_MIN_WORDS and is_article_url(target):
+            links.append(text)
     return titles, links
 
 
@@ -151,10 +159,10 @@ def label_page(page: dict, corpus: str, human: dict | None, l3s: dict | None, ht
         _apply_l3s(blocks, labels, l3s)
     elif html is not None:
         titles, links = html_signals(html, page["url"])
-        _apply_links(blocks, labels, links)
         title = best_title_match(blocks, titles, labels)
         if title is not None:
             labels[title] = TITLE
+        _apply_links(blocks, labels, links)
     return labels
 
 
@@ -175,14 +183,20 @@ def _apply_l3s(blocks: list[Block], labels: list[str], l3s: dict) -> None:
             labels[i] = kind
 
 
-def _apply_links(blocks: list[Block], labels: list[str], links: set[str]) -> None:
+def _apply_links(blocks: list[Block], labels: list[str], links: list[str]) -> None:
+    """A block that starts a link to another article is a teaser headline; a block inside such a
+    link (after its start), or a longer line right after a headline, is its blurb."""
+    starts = {text for text in links}
+    joined = "\n".join(links)
     for i, block in enumerate(blocks):
-        if labels[i] == OTHER and normalise(block.text) in links:
+        norm = normalise(block.text)
+        if labels[i] != OTHER or len(norm.split()) < TEASER_MIN_WORDS and norm not in starts:
+            continue
+        if norm in starts or any(link.startswith(norm + " ") for link in links):
             labels[i] = TEASER_HEADLINE
-            nxt = i + 1
-            if (nxt < len(blocks) and labels[nxt] == OTHER and normalise(blocks[nxt].text) not in links
-                    and len(blocks[nxt].text.split()) >= 8):
-                labels[nxt] = TEASER_BLURB
+        elif i > 0 and labels[i - 1] == TEASER_HEADLINE and (
+                norm in joined or len(norm.split()) >= 8 and not block.text.rstrip().endswith(":")):
+            labels[i] = TEASER_BLURB
 
 
 def read_html(corpus: str, relative: str, shared: Path = SHARED) -> str | None:
