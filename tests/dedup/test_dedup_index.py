@@ -5,6 +5,7 @@ import multiprocessing
 import os
 import signal
 import sqlite3
+import sys
 import time
 from collections import defaultdict
 
@@ -227,3 +228,18 @@ def test_a_store_that_is_not_sqlite_is_refused(tmp_path):
     path.write_bytes(b"this is not a database" * 100)
     with pytest.raises(sqlite3.DatabaseError):
         StoryIndex.open(str(path))
+
+
+def test_band_rows_merged_into_the_main_table_still_match_and_delete(db, corpus, monkeypatch):
+    import segmenter.dedup.sqlite  # noqa: F401  (the module; the package exports the class)
+
+    monkeypatch.setattr(sys.modules["segmenter.dedup.sqlite"], "MERGE_ROWS", 100)
+    docs, truth = corpus
+    with StoryIndex.open(db) as index:
+        results = [index.add(doc) for doc in docs]
+        merged = index.storage._conn.execute("SELECT count(*) FROM bands").fetchone()[0]
+        assert merged > 0
+        assert len({r.story_id for r in results}) == len(set(truth.values()))
+        assert index.match(docs[0].text) == (results[0].story_id, 1.0)
+        assert index.remove(docs[0].id)
+        assert index.storage.check() == []
