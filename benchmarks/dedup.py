@@ -312,6 +312,8 @@ def memory(texts: list[str], table) -> None:
 
 
 def print_table(table: list[tuple[str, str, str, str]]) -> None:
+    groups = list(dict.fromkeys(row[0] for row in table))
+    table = sorted(table, key=lambda row: groups.index(row[0]))  # stable: rows of a group together
     widths = [max(len(row[i]) for row in table) for i in range(4)]
     header = ("what", "method", "result", "note")
     widths = [max(w, len(h)) for w, h in zip(widths, header, strict=True)]
