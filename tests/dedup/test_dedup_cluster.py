@@ -21,7 +21,9 @@ from segmenter.dedup import (
     bulk_signatures,
     candidate_pairs,
     cluster,
+    verify,
 )
+from segmenter.dedup.match import min_shingles
 
 
 def partition(assignments) -> list[set]:
@@ -151,3 +153,59 @@ def test_reprints_subset_quality():
     pred = {a.id: a.cluster for a in cluster(Document(str(r["id"]), r["text"]) for r in rows)}
     scores = _dedup_scores()(truth, pred)
     assert scores["ari"] >= 0.9, scores
+
+
+def test_distributed_style_pipeline_gives_the_same_clusters(corpus):
+    """What the Spark job does: signatures per partition, group by band key, verify inside each
+    bucket, collect the pairs in any order, then assign_clusters. Same clusters as cluster()."""
+    docs, _ = corpus
+    config = DedupConfig()
+    partitions = [docs[i::3] for i in range(3)]
+    signed = {}
+    for part in partitions:  # each "executor" signs its own partition
+        sigs, sizes, _ = bulk_signatures([d.text for d in part], config)
+        signed.update({d.id: (sig, int(size)) for d, sig, size in zip(part, sigs, sizes, strict=True)})
+    buckets = defaultdict(set)
+    for doc_id, (sig, size) in signed.items():
+        if size >= min_shingles(config):
+            for band, key in enumerate(band_keys(sig, config).tolist()):
+                buckets[(band, key)].add(doc_id)
+    pairs = set()
+    for members in buckets.values():
+        ordered = sorted(members)
+        for i, a in enumerate(ordered):
+            for b in ordered[i + 1:]:
+                ok, sim = verify(signed[a][0], signed[a][1], signed[b][0], signed[b][1], config)
+                if ok:
+                    pairs.add((a, b, float(sim)))
+    shuffled = list(pairs)
+    random.Random(5).shuffle(shuffled)
+    distributed = assign_clusters([d.id for d in docs], shuffled, config)
+    assert distributed == cluster(docs, config)
+
+
+@pytest.mark.shared
+@pytest.mark.skipif(not (SHARED / "corpora" / "dedup").exists(), reason="needs ../shared/corpora/dedup")
+def test_reuters_pairs_at_jaccard_08_with_exact_verification():
+    base = SHARED / "corpora" / "dedup" / "reuters21578"
+    truth = {}
+    for line in (base / "jaccard_pairs_ge0.5.tsv").read_text().splitlines()[1:]:
+        a, b, jaccard = line.split("\t")
+        if float(jaccard) >= 0.8:
+            truth[(a, b) if a < b else (b, a)] = float(jaccard)
+    wanted = {doc for pair in truth for doc in pair}
+    with gzip.open(base / "reuters21578.jsonl.gz", "rt", encoding="utf-8") as lines:
+        rows = [json.loads(line) for line in lines]
+    docs = [Document(str(r["newid"]), r["text"]) for i, r in enumerate(rows)
+            if str(r["newid"]) in wanted or i % 20 == 0]  # the pairs' documents plus 5% others
+    config = DedupConfig(ngram=5, threshold=0.8, containment=1.0, min_size_ratio=1.0, exact=True,
+                         lsh_fn_weight=0.95)
+    groups = defaultdict(list)
+    for a in cluster(docs, config):
+        groups[a.cluster].append(a.id)
+    found = {tuple(sorted((x, y))) for g in groups.values() for i, x in enumerate(g) for y in g[i + 1:]}
+    long_enough = {str(r["newid"]) for r in rows if r["n_words"] >= 50}
+    found = {p for p in found if p[0] in long_enough and p[1] in long_enough}
+    recall = len(found & set(truth)) / len(truth)
+    precision = len(found & set(truth)) / len(found)
+    assert recall >= 0.97 and precision >= 0.98, (recall, precision)
