@@ -42,6 +42,8 @@ import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+import numpy as np
+
 SCHEMES = ("affine32", "legacy")
 HASHES = ("fast", "sha1")
 
@@ -123,7 +125,8 @@ def _check(ok: bool, message: str) -> None:
         raise ValueError(message)
 
 
-def _collision(jaccard: float, bands: int, rows: int) -> float:
+def _collision(jaccard, bands: int, rows: int):
+    """Probability that two texts of this Jaccard share at least one band key."""
     return 1.0 - (1.0 - jaccard**rows) ** bands
 
 
@@ -136,13 +139,13 @@ def optimal_bands(threshold: float, num_perm: int, fn_weight: float = 0.7) -> tu
     a false candidate costs one signature comparison, a missed one a split story.
     """
     steps = 200
+    low = threshold * (np.arange(steps) + 0.5) / steps
+    high = threshold + (1 - threshold) * (np.arange(steps) + 0.5) / steps
     best, best_cost = (1, 1), math.inf
     for bands in range(1, num_perm + 1):
         for rows in range(1, num_perm // bands + 1):
-            low = [threshold * (i + 0.5) / steps for i in range(steps)]
-            high = [threshold + (1 - threshold) * (i + 0.5) / steps for i in range(steps)]
-            fp = sum(_collision(j, bands, rows) for j in low) * threshold / steps
-            fn = sum(1 - _collision(j, bands, rows) for j in high) * (1 - threshold) / steps
+            fp = float(_collision(low, bands, rows).sum()) * threshold / steps
+            fn = float((1 - _collision(high, bands, rows)).sum()) * (1 - threshold) / steps
             cost = (1 - fn_weight) * fp + fn_weight * fn
             if cost < best_cost:
                 best, best_cost = (bands, rows), cost
