@@ -29,7 +29,8 @@ from .planner import BatchPlan
 from .sqlite import SQLiteStore
 from .store import Storage, Story
 
-ADD_BATCH = 256  # documents per transaction in add_many: long enough to amortise, short for others
+ADD_BATCH = 512  # documents per transaction in add_many: 128 -> 3,500 docs/s, 512 -> 3,800, 1,024 -> 4,000,
+# but a batch holds the write lock (~0.15 s at 512) while web workers wait to add theirs
 
 
 @dataclass(frozen=True)
