@@ -26,14 +26,19 @@ TUNABLE = (("ngram", int), ("num_perm", int), ("seed", int), ("threshold", float
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``dedup`` command."""
     p = subparsers.add_parser("dedup", help="merge near-duplicate texts of a JSONL file into stories",
-                              description=__doc__.splitlines()[0])
-    p.add_argument("input", help="JSONL file with id and text per line ('-' for stdin)")
+                              description="Merge near-duplicate texts of a JSONL file into stories, "
+                                          "or add them to a persistent story store.")
+    p.add_argument("input", nargs="?", help="JSONL file with id and text per line ('-' for stdin)")
     p.add_argument("--out", help="write results here instead of stdout")
     p.add_argument("--store", help="add the documents to this SQLite story store")
+    p.add_argument("--expire-before", metavar="TIME",
+                   help="with --store: then remove documents not seen since TIME (ISO-8601)")
     p.add_argument("--strict", action="store_true", help="stop at the first bad line (exit 2)")
     for name, kind in TUNABLE:
         p.add_argument("--" + name.replace("_", "-"), type=kind, default=None,
                        help=f"DedupConfig.{name} (default {getattr(DedupConfig(), name)})")
+    p.add_argument("--exact", action="store_true", default=None,
+                   help="verify candidates on shingle sets instead of signatures (DedupConfig.exact)")
     p.set_defaults(func=run)
 
 
@@ -45,6 +50,12 @@ def run(args: argparse.Namespace) -> int:
         config = _config(args)
     except ValueError as exc:
         raise CLIError(str(exc)) from exc
+    if args.expire_before and not args.store:
+        raise CLIError("--expire-before needs --store")
+    if args.input is None:
+        if not args.expire_before:
+            raise CLIError("give an input file (or --store PATH --expire-before TIME)")
+        return _expire(args.store, config, args.expire_before, CLIError)
     with ExitStack() as stack:
         source = sys.stdin if args.input == "-" else _open(stack, args.input, "r", CLIError)
         reader = Reader(source, strict=args.strict)
@@ -57,11 +68,13 @@ def run(args: argparse.Namespace) -> int:
         for row in rows:
             out.write(json.dumps(row, ensure_ascii=False) + "\n")
     reader.report(len(docs))
-    return 0
+    return _expire(args.store, config, args.expire_before, CLIError) if args.expire_before else 0
 
 
 def _config(args: argparse.Namespace) -> DedupConfig | None:
     given = {name: getattr(args, name) for name, _ in TUNABLE if getattr(args, name) is not None}
+    if args.exact:
+        given["exact"] = True
     if args.store and not given:
         return None  # an existing store's own config, or the default for a new one
     return DedupConfig(**given)
@@ -95,6 +108,21 @@ def _store_rows(docs: list[Document], config: DedupConfig | None, path: str,
     with index:
         for doc, res in zip(docs, index.add_many(docs), strict=True):
             yield {"id": doc.id, "story": res.story_id, "similarity": res.similarity, "is_new": res.is_new}
+
+
+def _expire(path: str, config: DedupConfig | None, before: str, error: type[Exception]) -> int:
+    import sqlite3
+
+    from .index import StoryIndex
+    from .store import ConfigMismatch
+
+    try:
+        with StoryIndex.open(path, config) as index:
+            removed = index.expire(before)
+    except (ConfigMismatch, sqlite3.DatabaseError, ValueError) as exc:
+        raise error(f"store {path}: {exc}") from exc
+    print(f"segmenter dedup: expired {removed} document(s) not seen since {before}", file=sys.stderr)
+    return 0
 
 
 class Reader:

@@ -38,6 +38,13 @@ def test_cluster_output_one_line_per_document(collection, capsys):
     assert by_id["market"]["cluster"] == "market"
 
 
+def test_exact_option_gives_the_same_clusters_here(collection, capsys):
+    assert main(["dedup", collection]) == 0
+    estimated = [(r["id"], r["cluster"]) for r in lines(capsys.readouterr().out)]
+    assert main(["dedup", collection, "--exact"]) == 0
+    assert [(r["id"], r["cluster"]) for r in lines(capsys.readouterr().out)] == estimated
+
+
 def test_out_file_and_store(collection, tmp_path, capsys):
     out_path = tmp_path / "out.jsonl"
     assert main(["dedup", collection, "--out", str(out_path)]) == 0
@@ -88,3 +95,16 @@ def test_store_with_another_config_is_a_clear_error(collection, tmp_path, capsys
     junk.write_bytes(b"not sqlite" * 500)
     assert main(["dedup", collection, "--store", str(junk)]) == 2
     assert "store" in capsys.readouterr().err
+
+
+def test_store_retention_expiry(tmp_path, stories, capsys):
+    rows = [{"id": s["id"], "text": s["text"], "seen": f"2026-01-0{i + 1}T00:00:00Z"}
+            for i, s in enumerate(stories)]
+    path = write_jsonl(tmp_path / "in.jsonl", rows)
+    store = str(tmp_path / "s.db")
+    assert main(["dedup", path, "--store", store]) == 0
+    assert main(["dedup", "--store", store, "--expire-before", "2026-01-04T00:00:00Z"]) == 0
+    assert "expired 3 document(s)" in capsys.readouterr().err
+    assert main(["dedup", "--expire-before", "2026-01-04"]) == 2
+    assert main(["dedup", "--store", store, "--expire-before", "last week"]) == 2
+    assert main(["dedup"]) == 2
