@@ -243,3 +243,25 @@ def test_band_rows_merged_into_the_main_table_still_match_and_delete(db, corpus,
         assert index.match(docs[0].text) == (results[0].story_id, 1.0)
         assert index.remove(docs[0].id)
         assert index.storage.check() == []
+
+
+def _open_and_add(path: str, doc_id: str, text: str, start) -> None:
+    start.wait(30)
+    with StoryIndex.open(path) as index:
+        index.add(Document(doc_id, text))
+
+
+def test_four_processes_creating_the_same_new_store_at_once(db, stories):
+    context = multiprocessing.get_context("fork")
+    start = context.Barrier(4)
+    texts = [variant(stories[5]["text"], "dateline", i) for i in range(4)]
+    workers = [context.Process(target=_open_and_add, args=(db, f"copy-{i}", text, start))
+               for i, text in enumerate(texts)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+        assert worker.exitcode == 0
+    with StoryIndex.open(db) as index:
+        assert index.count() == (4, 1)
+        assert index.storage.check() == []
