@@ -125,7 +125,7 @@ def _check(ok: bool, message: str) -> None:
         raise ValueError(message)
 
 
-def _collision(jaccard, bands: int, rows: int):
+def _collision(jaccard: np.ndarray | float, bands: int, rows: int) -> np.ndarray | float:
     """Probability that two texts of this Jaccard share at least one band key."""
     return 1.0 - (1.0 - jaccard**rows) ** bands
 

@@ -29,7 +29,11 @@ def min_shingles(config: DedupConfig) -> int:
     return max(1, config.min_tokens - config.ngram + 1)
 
 
-def decide(jac, cont, size_a, size_b, config: DedupConfig):
+ArrayLike = np.ndarray | float | int
+
+
+def decide(jac: ArrayLike, cont: ArrayLike, size_a: ArrayLike, size_b: ArrayLike,
+           config: DedupConfig) -> tuple[np.ndarray, np.ndarray]:
     """(is copy, similarity) from Jaccard and containment (estimated or exact) and set sizes.
 
     The similarity is the Jaccard, or for a trimmed copy (containment rule) the containment,
@@ -43,13 +47,15 @@ def decide(jac, cont, size_a, size_b, config: DedupConfig):
     return is_copy, np.where(by_containment, np.maximum(jac, cont), jac)
 
 
-def verify(sig_a: np.ndarray, size_a, sig_b: np.ndarray, size_b, config: DedupConfig):
+def verify(sig_a: np.ndarray, size_a: ArrayLike, sig_b: np.ndarray, size_b: ArrayLike,
+           config: DedupConfig) -> tuple[np.ndarray, np.ndarray]:
     """(is copy, similarity) from signatures and shingle counts (estimates); vectorised over rows."""
     jac = jaccard(sig_a, sig_b)
     return decide(jac, containment(jac, size_a, size_b), size_a, size_b, config)
 
 
-def verify_exact(sets_a: Sequence[np.ndarray], sets_b: Sequence[np.ndarray], config: DedupConfig):
+def verify_exact(sets_a: Sequence[np.ndarray], sets_b: Sequence[np.ndarray],
+                 config: DedupConfig) -> tuple[np.ndarray, np.ndarray]:
     """(is copy, similarity) from the sorted unique shingle hashes of each pair (``exact=True``).
 
     Exact Jaccard and containment, up to 32-bit hash collisions (~ n**2 / 2**32 per pair).

@@ -22,10 +22,14 @@ import hashlib
 import struct
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .config import DedupConfig
+
+if TYPE_CHECKING:
+    from datasketch import LeanMinHash
 from .shingles import shingle_hashes, shingles
 
 MERSENNE_PRIME = (1 << 61) - 1
@@ -155,9 +159,9 @@ def sketch(texts: Sequence[str], config: DedupConfig
     return np.concatenate(sigs), np.concatenate(sizes), sets if config.exact else None
 
 
-def to_minhash(signature: np.ndarray, config: DedupConfig):
+def to_minhash(signature: np.ndarray, config: DedupConfig) -> LeanMinHash:
     """A datasketch ``LeanMinHash`` holding ``signature`` (usable with ``MinHashLSH`` etc.)."""
-    from datasketch import LeanMinHash
+    from datasketch import LeanMinHash  # here: importing datasketch costs ~1 s (scipy)
 
     values = signature.astype(np.uint64 if config.scheme == "legacy" else np.uint32)
     try:
@@ -166,12 +170,13 @@ def to_minhash(signature: np.ndarray, config: DedupConfig):
         return LeanMinHash(seed=config.seed, hashvalues=values)
 
 
-def jaccard(sig_a: np.ndarray, sig_b: np.ndarray) -> np.ndarray | float:
+def jaccard(sig_a: np.ndarray, sig_b: np.ndarray) -> np.ndarray:
     """Estimated Jaccard: the share of equal positions (rows of 2-D arrays are compared)."""
     return np.mean(sig_a == sig_b, axis=-1)
 
 
-def containment(similarity: np.ndarray | float, size_a, size_b) -> np.ndarray | float:
+def containment(similarity: np.ndarray | float, size_a: np.ndarray | int,
+                size_b: np.ndarray | int) -> np.ndarray:
     """Estimated share of the smaller set inside the bigger one, from Jaccard and set sizes.
 
     |A n B| = J / (1 + J) * (|A| + |B|), divided by min(|A|, |B|); clipped to [0, 1].

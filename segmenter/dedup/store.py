@@ -69,14 +69,17 @@ class Story:
 
     @property
     def size(self) -> int:
+        """Number of members."""
         return len(self.members)
 
     @property
     def first_seen(self) -> str:
+        """When the earliest member was first seen."""
         return min(m.first_seen for m in self.members)
 
     @property
     def last_seen(self) -> str:
+        """When any member was last seen."""
         return max(m.last_seen for m in self.members)
 
     def to_dict(self) -> dict[str, Any]:
