@@ -110,8 +110,8 @@ class StoryIndex:
         """Remove a document by id or url; True if it was there. A story whose representative
         goes gets the earliest remaining member as representative; an empty story vanishes."""
         with self.storage.transaction():
-            known = self.storage.find([doc_id_or_url], [doc_id_or_url])
-            return bool(known and self.storage.delete([d.seq for d in known]))
+            known = self.storage.find([doc_id_or_url]) or self.storage.find(urls=[doc_id_or_url])
+            return bool(known and self.storage.delete([known[0].seq]))
 
     def expire(self, older_than: str | datetime) -> int:
         """Remove every document not seen since ``older_than``; returns how many went."""
