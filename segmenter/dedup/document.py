@@ -1,9 +1,12 @@
 """The plain data that goes in and comes out of deduplication."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,10 @@ class Document:
             raise ValueError("Document.text must be a string")
         if self.seen is not None:
             parse_time(self.seen)  # fail early on a bad timestamp
+        for name in ("id", "url", "source", "title"):  # stored: must be encodable as UTF-8
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, _valid_utf8(value))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Document:
@@ -35,6 +42,15 @@ class Document:
             raise ValueError(f"missing field(s): {', '.join(missing)}")
         optional = {k: _opt_str(data.get(k), k) for k in ("url", "source", "title", "seen")}
         return cls(id=str(data["id"]), text=_text(data["text"]), **optional)
+
+
+def _valid_utf8(value: str) -> str:
+    """``value`` with lone surrogates (from JSON such as "\\ud800") replaced by U+FFFD."""
+    try:
+        value.encode("utf-8")
+        return value
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", value)
 
 
 def _opt_str(value: Any, name: str) -> str | None:

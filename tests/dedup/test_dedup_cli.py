@@ -108,3 +108,11 @@ def test_store_retention_expiry(tmp_path, stories, capsys):
     assert main(["dedup", "--expire-before", "2026-01-04"]) == 2
     assert main(["dedup", "--store", store, "--expire-before", "last week"]) == 2
     assert main(["dedup"]) == 2
+
+
+def test_lone_surrogates_in_fields_are_stored_replaced(tmp_path, stories, capsys):
+    line = json.dumps({"id": "odd\ud800", "text": stories[0]["text"] + " \udc80", "title": "T\udfff"})
+    path = write_jsonl(tmp_path / "in.jsonl", [line])
+    store = str(tmp_path / "s.db")
+    assert main(["dedup", path, "--store", store]) == 0
+    assert lines(capsys.readouterr().out)[0]["id"] == "odd\ufffd"
