@@ -40,6 +40,8 @@ class Document:
         missing = [key for key in ("id", "text") if data.get(key) is None]
         if missing:
             raise ValueError(f"missing field(s): {', '.join(missing)}")
+        if isinstance(data["id"], bool) or not isinstance(data["id"], (str, int)):
+            raise ValueError("field 'id' must be a string or an integer")
         optional = {k: _opt_str(data.get(k), k) for k in ("url", "source", "title", "seen")}
         return cls(id=str(data["id"]), text=_text(data["text"]), **optional)
 

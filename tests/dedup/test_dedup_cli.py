@@ -62,11 +62,12 @@ def test_bad_lines_are_counted_and_skipped(tmp_path, stories, capsys):
     path = write_jsonl(tmp_path / "bad.jsonl", [
         {"id": "ok", "text": stories[0]["text"]}, "{not json", {"id": "no-text"}, {"text": "no id"},
         {"id": "bad-type", "text": 42}, "[1, 2]", {"id": "ok", "text": "duplicate id"},
-        {"id": "bad-time", "text": "x", "seen": "yesterday"}])
+        {"id": "bad-time", "text": "x", "seen": "yesterday"}, {"id": ["list"], "text": "x"},
+        {"id": 7, "text": "numeric ids are fine"}])
     assert main(["dedup", path]) == 0
     captured = capsys.readouterr()
-    assert [row["id"] for row in lines(captured.out)] == ["ok"]
-    assert "skipped 7 bad line(s)" in captured.err and "line 2: bad JSON" in captured.err
+    assert [row["id"] for row in lines(captured.out)] == ["ok", "7"]
+    assert "skipped 8 bad line(s)" in captured.err and "line 2: bad JSON" in captured.err
     assert "Traceback" not in captured.err
 
 
