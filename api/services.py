@@ -26,6 +26,8 @@ from segmenter import Page, Segmentation, segment
 log = logging.getLogger(__name__)
 
 WARM_UP_PAGE = "Warm-up\n\nThis short paragraph makes the segmenter load its model before any request."
+WARM_UP_HTML = ("<html><head><title>Warm-up</title></head><body><h1>Warm-up</h1>"
+                f"<p>{WARM_UP_PAGE}</p></body></html>")
 
 
 @dataclass
@@ -104,10 +106,15 @@ def store_writable(path: str | None, timeout: float = 1.0) -> tuple[bool, str]:
     return True, "ok"
 
 
-def _warm_up_model(services: Services) -> None:
+def warm_up_model(services: Services) -> None:
+    """Load the model by segmenting tiny pages; record whether it worked in ``services``."""
+    # Both paths: the first page of each kind pays one-off loading (model, HTML parser, caches)
+    # that would otherwise count against the first client's time limit.
     try:
         segment(WARM_UP_PAGE, "text")
-        services.model_ready = True
+        with contextlib.suppress(NotImplementedError):
+            segment(WARM_UP_HTML, "html")
+        services.model_ready, services.model_error = True, None
     except Exception as exc:  # a broken model must not stop the process: /readyz reports it
         log.exception("the segmentation model failed to load")
         services.model_error = f"{type(exc).__name__}: {exc}"
@@ -150,6 +157,6 @@ def dedup_config(config: dict[str, Any]) -> Any:
 def init_app(app: Flask) -> None:
     """Load the model and open the story store for this process."""
     services = Services()
-    _warm_up_model(services)
+    warm_up_model(services)
     _open_store(app, services)
     app.extensions["segmenter.services"] = services

@@ -5,7 +5,7 @@ from flask import Blueprint, Response, current_app, jsonify
 
 from api.metrics import current_metrics
 from api.openapi import openapi_document
-from api.services import current_services, store_writable
+from api.services import current_services, store_writable, warm_up_model
 
 bp = Blueprint("health", __name__)
 
@@ -22,6 +22,8 @@ def healthz() -> Response:
 def readyz() -> tuple[Response, int]:
     """Ready for traffic: the model is loaded and the story store takes a write lock."""
     services = current_services()
+    if not services.model_ready:
+        warm_up_model(services)  # a model that failed to load (a file being replaced) gets another try
     model_ok = services.model_ready
     store_ok, store_detail = (False, services.store_error) if services.index is None \
         else store_writable(services.store_path)

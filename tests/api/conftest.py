@@ -19,8 +19,10 @@ ERROR_DEADLINE = 1.0
 @pytest.fixture
 def app(tmp_path: Path) -> Iterator[Flask]:
     """An app with its own empty story store and per-process metrics."""
+    # A generous time limit: these tests check results, and a busy CI machine must not turn a
+    # slow segmentation into a 422. The tests of the limit set their own.
     app = create_app({"TESTING": True, "STORE_PATH": str(tmp_path / "stories.sqlite3"),
-                      "METRICS_DIR": None, "BENCHMARK_ECHO": False})
+                      "METRICS_DIR": None, "BENCHMARK_ECHO": False, "SEGMENT_TIMEOUT": 30.0})
     yield app
 
 
