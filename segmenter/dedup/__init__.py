@@ -10,7 +10,7 @@ from .cluster import bulk_signatures, cluster, verified_pairs
 from .config import DedupConfig
 from .document import Document
 from .index import AddResult, StoryIndex
-from .lsh import band_keys, candidate_pairs
+from .lsh import band_keys, bucket_pairs, candidate_pairs
 from .match import ClusterAssignment, assign_clusters, choose_story, decide, verify, verify_exact
 from .minhash import signatures, signatures_and_sizes, sketch, to_minhash
 from .shingles import normalize, shingle_hash32, shingles
@@ -19,7 +19,7 @@ from .store import ConfigMismatch, Member, Storage, Story
 
 __all__ = [
     "AddResult", "ClusterAssignment", "ConfigMismatch", "DedupConfig", "Document", "Member", "SQLiteStore",
-    "Storage", "Story", "StoryIndex", "assign_clusters", "band_keys", "bulk_signatures", "candidate_pairs",
-    "choose_story", "cluster", "decide", "normalize", "shingle_hash32", "shingles", "signatures",
-    "signatures_and_sizes", "sketch", "to_minhash", "verified_pairs", "verify", "verify_exact",
+    "Storage", "Story", "StoryIndex", "assign_clusters", "band_keys", "bucket_pairs", "bulk_signatures",
+    "candidate_pairs", "choose_story", "cluster", "decide", "normalize", "shingle_hash32", "shingles",
+    "signatures", "signatures_and_sizes", "sketch", "to_minhash", "verified_pairs", "verify", "verify_exact",
 ]

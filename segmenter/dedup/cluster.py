@@ -1,8 +1,9 @@
 """Batch clustering of a whole collection: ``cluster(docs, config)``.
 
 The same steps a distributed job runs, in one process: bulk signatures, band keys, candidate
-pairs (texts sharing a band key), verification of every candidate, then ``assign_clusters`` (the
-union-find with the no-chaining rule). The Spark job runs the first four per partition / per band
+pairs (texts sharing a band key; ``lsh.bucket_pairs`` says which pairs of a bucket), verification
+of every candidate, then ``assign_clusters`` (the union-find with the no-chaining rule; here its
+position-based core ``assign_positions``). The Spark job runs the first four per partition / per band
 key and collects the verified pairs to call ``assign_clusters``, so its clusters are identical.
 """
 from __future__ import annotations
@@ -14,10 +15,11 @@ import numpy as np
 from .config import DedupConfig
 from .document import Document
 from .lsh import band_keys, candidate_pairs
-from .match import ClusterAssignment, assign_clusters, min_shingles, verify, verify_exact
+from .match import ClusterAssignment, assign_positions, min_shingles, verify, verify_exact
 from .minhash import sketch
 
 BATCH = 1000  # texts per signature batch: large enough for numpy, small enough for memory
+VERIFY_CHUNK = 20_000  # candidate pairs verified at once: 2 x 20,000 gathered signatures = 20 MB
 
 
 def bulk_signatures(texts: Sequence[str], config: DedupConfig
@@ -41,8 +43,8 @@ def verified_pairs(sigs: np.ndarray, sizes: np.ndarray, pairs: np.ndarray, confi
     On the signatures, or on the shingle ``sets`` when given (``exact=True``).
     """
     keep, sims = [], []
-    for start in range(0, len(pairs), 100_000):
-        chunk = pairs[start:start + 100_000]
+    for start in range(0, len(pairs), VERIFY_CHUNK):
+        chunk = pairs[start:start + VERIFY_CHUNK]
         left, right = chunk[:, 0], chunk[:, 1]
         if sets is None:
             ok, sim = verify(sigs[left], sizes[left], sigs[right], sizes[right], config)
@@ -64,7 +66,10 @@ def cluster(docs: Iterable[Document], config: DedupConfig | None = None) -> list
     docs = list(docs)
     ids = [doc.id for doc in docs]
     sigs, sizes, sets = bulk_signatures([doc.text for doc in docs], config)
-    pairs = candidate_pairs(band_keys(sigs, config), sizes >= min_shingles(config))
+    pairs = candidate_pairs(band_keys(sigs, config), sizes >= min_shingles(config), config.max_bucket)
     good, sims = verified_pairs(sigs, sizes, pairs, config, sets)
-    pairs_by_id = ((ids[a], ids[b], s) for (a, b), s in zip(good.tolist(), sims.tolist(), strict=True))
-    return assign_clusters(ids, pairs_by_id, config)
+    if len(set(ids)) != len(ids):
+        raise ValueError("document ids must be unique")
+    clusters, scores = assign_positions(len(ids), good[:, 0], good[:, 1], sims, config)
+    return [ClusterAssignment(doc_id, ids[c], s)
+            for doc_id, c, s in zip(ids, clusters.tolist(), scores.tolist(), strict=True)]

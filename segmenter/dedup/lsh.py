@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .arrays import unique_sorted
 from .config import DedupConfig
 from .shingles import fmix64
 
@@ -29,28 +30,44 @@ def band_keys(signatures: np.ndarray, config: DedupConfig) -> np.ndarray:
     return keys[0] if signatures.ndim == 1 else keys
 
 
-def candidate_pairs(keys: np.ndarray, eligible: np.ndarray | None = None) -> np.ndarray:
-    """All (i, j), i < j, of rows that share at least one band key; (m, 2) int64, sorted, unique.
+def bucket_pairs(size: int, max_bucket: int) -> tuple[np.ndarray, np.ndarray]:
+    """Index pairs (earlier, later) to verify in one bucket of ``size`` texts in arrival order.
 
-    ``eligible`` (bool per row) leaves rows out, e.g. texts too short to merge. Every pair inside
-    a bucket is produced, as the streaming index sees every earlier text of a bucket.
+    Every pair among the first ``max_bucket`` texts, and each later text with each of those: a
+    text is compared with at most the ``max_bucket`` earliest texts of a bucket. The streaming
+    index applies the same cap (``planner``), and so must any other implementation (Spark).
+    """
+    head = min(size, max_bucket)
+    left, right = np.triu_indices(head, k=1)
+    if size > head:
+        left = np.concatenate((left, np.repeat(np.arange(head), size - head)))
+        right = np.concatenate((right, np.tile(np.arange(head, size), head)))
+    return left, right
+
+
+def candidate_pairs(keys: np.ndarray, eligible: np.ndarray | None = None,
+                    max_bucket: int | None = None) -> np.ndarray:
+    """(i, j), i < j, of rows that share a band key; (m, 2) int64, sorted, unique.
+
+    Rows are texts in arrival order. ``eligible`` (bool per row) leaves rows out, e.g. texts too
+    short to merge. ``max_bucket`` caps the comparisons per bucket (see ``bucket_pairs``; None:
+    no cap). Pairs are deduplicated band by band, so memory follows the distinct pairs.
     """
     count, bands = keys.shape
     rows_idx = np.arange(count) if eligible is None else np.flatnonzero(eligible)
-    found = []
+    found = np.zeros(0, dtype=np.int64)
     for band in range(bands):
         column = keys[rows_idx, band]
-        order = np.argsort(column, kind="stable")
+        order = np.argsort(column, kind="stable")   # stable: arrival order inside a bucket
         sorted_keys, members = column[order], rows_idx[order]
         bounds = np.flatnonzero(np.diff(sorted_keys)) + 1
         starts = np.concatenate(([0], bounds))
         ends = np.concatenate((bounds, [len(sorted_keys)]))
         shared = ends - starts > 1
+        codes = [found]
         for start, end in zip(starts[shared], ends[shared], strict=True):
-            bucket = np.sort(members[start:end])
-            left, right = np.triu_indices(len(bucket), k=1)
-            found.append(bucket[left] * count + bucket[right])
-    if not found:
-        return np.zeros((0, 2), dtype=np.int64)
-    flat = np.unique(np.concatenate(found))
-    return np.stack((flat // count, flat % count), axis=1)
+            bucket = members[start:end]
+            left, right = bucket_pairs(len(bucket), max_bucket or len(bucket))
+            codes.append(bucket[left] * count + bucket[right])
+        found = unique_sorted(np.concatenate(codes))
+    return np.stack((found // count, found % count), axis=1)

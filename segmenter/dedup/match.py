@@ -6,7 +6,8 @@
   Texts with fewer than ``min_tokens`` tokens never match anything.
 * ``choose_story`` is the no-chaining rule: a text joins a story only if it matches the story's
   representative (its earliest member still present), or at least ``max(2, member_quorum *
-  size)`` of its members. One bad edge to one member can therefore never glue two stories.
+  size)`` of its members (``Votes`` counts the matches per story). One bad edge to one member
+  can therefore never glue two stories.
   Among eligible stories the best score wins (the similarity to the representative, or else the
   mean similarity to the matched members); ties go to the earliest story.
 * ``assign_clusters`` replays arrivals in order with that rule. It is what ``cluster()`` and the
@@ -70,33 +71,36 @@ def verify_exact(sets_a: Sequence[np.ndarray], sets_b: Sequence[np.ndarray],
     return decide(jac, cont, size_a, size_b, config)
 
 
-@dataclass(frozen=True)
-class StoryMatch:
-    """One verified match of a new text with an existing member of a story."""
+@dataclass
+class Votes:
+    """A new text's verified matches with the members of one story."""
 
-    story: Hashable
-    member: Hashable
-    similarity: float
-    is_representative: bool
+    representative: float | None = None  # similarity to the story's representative, if matched
+    count: int = 0                       # members matched (representative included)
+    total: float = 0.0                   # sum of their similarities
+
+    def add(self, similarity: float, is_representative: bool) -> None:
+        """Count one verified match."""
+        self.count += 1
+        self.total += similarity
+        if is_representative:
+            self.representative = similarity
 
 
-def choose_story(matches: Iterable[StoryMatch], story_sizes: dict, story_order: dict,
+def choose_story(votes: dict[Hashable, Votes], story_sizes: dict, story_order: dict,
                  config: DedupConfig) -> tuple[Hashable, float] | None:
-    """The story a text joins given its verified matches, and its score; None founds a new one.
+    """The story a text joins given its verified matches per story, and its score; None founds
+    a new story.
 
     ``story_sizes``: current member count per story; ``story_order``: a sortable age per story
     (earlier first) used to break ties deterministically.
     """
-    by_story: dict = {}
-    for match in matches:
-        by_story.setdefault(match.story, []).append(match)
     best = None
-    for story, found in by_story.items():
-        rep = [m.similarity for m in found if m.is_representative]
+    for story, vote in votes.items():
         quorum = max(2, config.member_quorum * story_sizes[story])
-        if not rep and len(found) < quorum:
+        if vote.representative is None and vote.count < quorum:
             continue
-        score = rep[0] if rep else float(np.mean([m.similarity for m in found]))
+        score = vote.representative if vote.representative is not None else vote.total / vote.count
         key = (-score, story_order[story])
         if best is None or key < best[0]:
             best = (key, story, score)
@@ -124,19 +128,39 @@ def assign_clusters(ids: Sequence[Hashable], pairs: Iterable[tuple[Hashable, Has
     position = {doc_id: i for i, doc_id in enumerate(ids)}
     if len(position) != len(ids):
         raise ValueError("ids must be unique")
-    earlier: list[list[tuple[int, float]]] = [[] for _ in ids]
+    first, second, sims = [], [], []
     for a, b, similarity in pairs:
-        i, j = position[a], position[b]
-        if i != j:
-            earlier[max(i, j)].append((min(i, j), float(similarity)))
-    cluster_of: list[int] = []   # index of the representative of each text's cluster
-    sizes: dict[int, int] = {}
-    out = []
-    for i, doc_id in enumerate(ids):
-        matches = [StoryMatch(cluster_of[j], j, sim, cluster_of[j] == j) for j, sim in sorted(earlier[i])]
-        chosen = choose_story(matches, sizes, {c: c for c in sizes}, config)
-        rep, score = (i, 1.0) if chosen is None else chosen
-        cluster_of.append(rep)
-        sizes[rep] = sizes.get(rep, 0) + 1
-        out.append(ClusterAssignment(doc_id, ids[rep], round(float(score), 4)))
-    return out
+        first.append(position[a])
+        second.append(position[b])
+        sims.append(float(similarity))
+    clusters, scores = assign_positions(len(ids), np.array(first, dtype=np.int64),
+                                        np.array(second, dtype=np.int64), np.array(sims), config)
+    return [ClusterAssignment(doc_id, ids[c], s)
+            for doc_id, c, s in zip(ids, clusters.tolist(), scores.tolist(), strict=True)]
+
+
+def assign_positions(count: int, first: np.ndarray, second: np.ndarray, sims: np.ndarray,
+                     config: DedupConfig) -> tuple[np.ndarray, np.ndarray]:
+    """``assign_clusters`` on positions: pairs as arrays of positions (either order) and
+    similarities -> (representative position of each text, its rounded similarity)."""
+    keep = first != second
+    later = np.maximum(first, second)[keep]
+    earlier = np.minimum(first, second)[keep]
+    order = np.lexsort((earlier, later))
+    later, earlier, sims = later[order], earlier[order], np.asarray(sims, dtype=float)[keep][order]
+    bounds = np.searchsorted(later, np.arange(count + 1)).tolist()
+    cluster_of = np.arange(count)   # a cluster is named by its representative's position
+    sizes = np.zeros(count, dtype=np.int64)
+    scores = np.ones(count)
+    for i in range(count):
+        lo, hi = bounds[i], bounds[i + 1]
+        if hi > lo:
+            votes: dict[int, Votes] = {}
+            for j, sim in zip(earlier[lo:hi].tolist(), sims[lo:hi].tolist(), strict=True):
+                cluster = int(cluster_of[j])
+                votes.setdefault(cluster, Votes()).add(sim, cluster == j)
+            chosen = choose_story(votes, {c: int(sizes[c]) for c in votes}, {c: c for c in votes}, config)
+            if chosen is not None:
+                cluster_of[i], scores[i] = chosen
+        sizes[cluster_of[i]] += 1
+    return cluster_of, np.round(scores, 4)

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .arrays import unique_sorted
 from .config import DedupConfig
 
 if TYPE_CHECKING:
@@ -132,7 +133,7 @@ def signatures_and_sizes(texts: Sequence[str], config: DedupConfig) -> tuple[np.
 
 def shingle_sets(hashes: np.ndarray, offsets: np.ndarray) -> list[np.ndarray]:
     """Each text's sorted unique shingle hashes (for exact verification)."""
-    return [np.unique(hashes[offsets[i]:offsets[i + 1]]) for i in range(len(offsets) - 1)]
+    return [unique_sorted(hashes[offsets[i]:offsets[i + 1]]) for i in range(len(offsets) - 1)]
 
 
 def sketch(texts: Sequence[str], config: DedupConfig

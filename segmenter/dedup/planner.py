@@ -15,7 +15,7 @@ import numpy as np
 
 from .config import DedupConfig
 from .document import Document
-from .match import StoryMatch, choose_story, min_shingles, verify, verify_exact
+from .match import Votes, choose_story, min_shingles, verify, verify_exact
 from .store import NewDoc, Storage, StoryChange
 
 
@@ -43,6 +43,8 @@ class BatchPlan:
         self.by_id = {d.doc_id: (d.seq, d.story, d.similarity) for d in stored}
         self.by_url = {d.url: (d.seq, d.story, d.similarity) for d in stored if d.url}
         self.buckets = storage.candidates(keys[self.mergeable])
+        for seqs in self.buckets.values():
+            seqs.sort()  # arrival order: in-batch documents are appended after the stored ones
         self.known = self._load_known(sorted({seq for seqs in self.buckets.values() for seq in seqs}))
         self.story_sizes = storage.story_sizes({k.story for k in self.known.values()})
         self.next_seq, self.next_story = storage.next_ids()
@@ -78,8 +80,8 @@ class BatchPlan:
 
     def best_story(self, i: int) -> tuple[str, float] | None:
         """The story the ``i``-th document would join (and its score), or None."""
-        buckets = self.buckets
-        seqs = sorted({seq for key in self.key_lists[i] if key in buckets for seq in buckets[key]})
+        buckets, cap = self.buckets, self.config.max_bucket  # the earliest ``cap`` of each bucket
+        seqs = sorted({seq for key in self.key_lists[i] if key in buckets for seq in buckets[key][:cap]})
         if not seqs:
             return None
         found = [self.known[seq] for seq in seqs]
@@ -90,12 +92,13 @@ class BatchPlan:
             ok, sims = verify(self.signatures[i][None, :], int(self.sizes[i]),
                               np.stack([k.signature for k in found]), np.array([k.size for k in found]),
                               self.config)
-        matches = [StoryMatch(found[j].story, seqs[j], float(sims[j]), found[j].is_representative)
-                   for j in np.flatnonzero(ok)]
-        if not matches:
+        votes: dict[str, Votes] = {}
+        for j in np.flatnonzero(ok).tolist():
+            votes.setdefault(found[j].story, Votes()).add(float(sims[j]), found[j].is_representative)
+        if not votes:
             return None
-        order = {m.story: int(m.story) for m in matches}  # story ids grow with age
-        return choose_story(matches, self.story_sizes, order, self.config)
+        order = {story: int(story) for story in votes}  # story ids grow with age
+        return choose_story(votes, self.story_sizes, order, self.config)
 
     def _record(self, i: int, doc: Document, seq: int, story: str, similarity: float, seen: str) -> None:
         change = self.changes[story]

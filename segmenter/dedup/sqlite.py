@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .arrays import unique_sorted
 from .config import DedupConfig
 from .store import ConfigMismatch, Member, NewDoc, Storage, StoredDoc, Story, StoryChange
 
@@ -132,7 +133,7 @@ class SQLiteStore(Storage):
 
     def candidates(self, band_keys: np.ndarray) -> dict[int, list[int]]:
         found: dict[int, list[int]] = {}
-        for chunk in _chunks(np.unique(band_keys).tolist(), _SQL_KEYS):
+        for chunk in _chunks(unique_sorted(np.ravel(band_keys)).tolist(), _SQL_KEYS):
             marks = ",".join("?" * len(chunk))
             rows = self._conn.execute(f"SELECT key, doc FROM bands WHERE key IN ({marks}) UNION ALL "
                                       f"SELECT key, doc FROM bands_new WHERE key IN ({marks})", chunk + chunk)

@@ -18,6 +18,7 @@ from segmenter.dedup import (
     Document,
     assign_clusters,
     band_keys,
+    bucket_pairs,
     bulk_signatures,
     candidate_pairs,
     cluster,
@@ -209,3 +210,23 @@ def test_reuters_pairs_at_jaccard_08_with_exact_verification():
     recall = len(found & set(truth)) / len(truth)
     precision = len(found & set(truth)) / len(found)
     assert recall >= 0.97 and precision >= 0.98, (recall, precision)
+
+
+def test_thousands_of_identical_texts_stay_linear(stories):
+    docs = [Document(f"copy-{i}", stories[0]["text"]) for i in range(3000)]
+    docs += [Document(s["id"], s["text"]) for s in stories[1:]]
+    tracemalloc.start()
+    result = cluster(docs)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert {a.cluster for a in result[:3000]} == {"copy-0"}
+    assert len({a.cluster for a in result}) == 6
+    assert peak < 100 * 2**20
+
+
+def test_bucket_pairs_cap():
+    left, right = bucket_pairs(5, 10)
+    assert len(left) == 10 and (left < right).all()
+    left, right = bucket_pairs(6, 2)
+    assert sorted(zip(left.tolist(), right.tolist(), strict=True)) == \
+        [(0, 1), (0, 2), (0, 3), (0, 4), (0, 5), (1, 2), (1, 3), (1, 4), (1, 5)]

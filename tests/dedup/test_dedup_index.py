@@ -265,3 +265,16 @@ def test_four_processes_creating_the_same_new_store_at_once(db, stories):
     with StoryIndex.open(db) as index:
         assert index.count() == (4, 1)
         assert index.storage.check() == []
+
+
+def test_bucket_cap_is_the_same_in_the_index_and_in_cluster(db, corpus):
+    docs, _ = corpus
+    config = DedupConfig(max_bucket=3)  # buckets here hold up to 6 copies
+    with StoryIndex.open(db, config) as index:
+        added = [index.add(doc) for doc in docs[:20]] + index.add_many(docs[20:])
+    by_story, by_cluster = defaultdict(set), defaultdict(set)
+    for doc, res, assignment in zip(docs, added, cluster(docs, config), strict=True):
+        by_story[res.story_id].add(doc.id)
+        by_cluster[assignment.cluster].add(doc.id)
+        assert res.similarity == assignment.similarity
+    assert sorted(map(sorted, by_story.values())) == sorted(map(sorted, by_cluster.values()))
