@@ -42,9 +42,10 @@ class BatchPlan:
         stored = storage.find([d.id for d in docs], [d.url for d in docs if d.url])
         self.by_id = {d.doc_id: (d.seq, d.story, d.similarity) for d in stored}
         self.by_url = {d.url: (d.seq, d.story, d.similarity) for d in stored if d.url}
-        self.buckets = storage.candidates(keys[self.mergeable])
-        for seqs in self.buckets.values():
-            seqs.sort()  # arrival order: in-batch documents are appended after the stored ones
+        # band key -> the earliest ``max_bucket`` documents with it, in arrival order (the only ones
+        # compared); the batch's own documents are appended after the stored ones
+        stored_buckets = storage.candidates(keys[self.mergeable])
+        self.buckets = {key: sorted(seqs)[:config.max_bucket] for key, seqs in stored_buckets.items()}
         self.known = self._load_known(sorted({seq for seqs in self.buckets.values() for seq in seqs}))
         self.story_sizes = storage.story_sizes({k.story for k in self.known.values()})
         self.next_seq, self.next_story = storage.next_ids()
