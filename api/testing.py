@@ -80,7 +80,7 @@ class LiveServer:
             self.process.wait()
 
     def request(self, method: str, path: str, body: bytes | None = None, content_type: str | None = None,
-                timeout: float = 30) -> tuple[int, bytes]:
+                timeout: float = 120) -> tuple[int, bytes]:
         """One request; returns (status, body) for any status, raises only on network errors."""
         headers = {"Content-Type": content_type} if content_type else {}
         req = urllib.request.Request(self.url + path, data=body, method=method, headers=headers)
@@ -90,7 +90,7 @@ class LiveServer:
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read()
 
-    def json(self, method: str, path: str, payload: Any = None, timeout: float = 30) -> tuple[int, Any]:
+    def json(self, method: str, path: str, payload: Any = None, timeout: float = 120) -> tuple[int, Any]:
         """A JSON request and its decoded JSON answer."""
         body = None if payload is None else json.dumps(payload).encode()
         status, data = self.request(method, path, body, "application/json" if body else None, timeout)
