@@ -112,16 +112,17 @@ def test_cli_run_prints_a_summary(tmp_path, tiny_wet, capsys):
 
 
 # ---------------------------------------------------------------------------------------------
-# kill -9 for real: a subprocess, SIGKILL while it writes, rerun, compare with a clean run
+# kill -9 for real: a subprocess, SIGKILL while it writes, rerun, check every record and story
 
-COPIES = 12  # news-181 WET x 12 = 2172 records: every story has at least 12 members to split
+SAMPLE = "cc-2016-50-single-member.wet.gz"  # 25 real pages, cheap to segment
+COPIES = 8  # 200 records: every page's story has 8 members that a restart could split
 
 
 def _copies(tmp_path: Path) -> list[str]:
     paths = []
     for i in range(COPIES):
-        link = tmp_path / f"news-{i:02d}.warc.wet.gz"
-        link.symlink_to(CRAWL / "news-181.warc.wet.gz")
+        link = tmp_path / f"crawl-{i:02d}.wet.gz"
+        link.symlink_to(CRAWL / SAMPLE)
         paths.append(str(link))
     return paths
 
@@ -134,11 +135,11 @@ def _start(inputs: list[str], out: Path) -> subprocess.Popen:
 
 def _kill_after(proc: subprocess.Popen, path: Path, lines: int) -> int:
     """SIGKILL ``proc`` once ``path`` has at least ``lines`` lines; return the lines it had then."""
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 300
     while line_count(path) < lines:
         assert proc.poll() is None, f"finished before the kill: {proc.stderr.read().decode()[-500:]}"
         assert time.monotonic() < deadline
-        time.sleep(0.005)
+        time.sleep(0.002)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     return line_count(path)
@@ -147,27 +148,37 @@ def _kill_after(proc: subprocess.Popen, path: Path, lines: int) -> int:
 @needs_shared
 @pytest.mark.slow
 def test_kill_9_twice_then_rerun_gives_every_record_once_and_no_story_split(tmp_path):
+    from segmenter.dedup.cluster import cluster
+    from segmenter.dedup.document import Document
+
     inputs = _copies(tmp_path)
-    total = 181 * COPIES
+    total = 25 * COPIES
     out = tmp_path / "killed"
     for fraction in (0.25, 0.6):
         at = _kill_after(_start(inputs, out), out / RECORDS_FILE, int(total * fraction))
         assert at < total and not (out / SUMMARY_FILE).exists()
     finish = _start(inputs, out)
-    assert finish.wait(timeout=300) == 0, finish.stderr.read().decode()[-2000:]
+    assert finish.wait(timeout=600) == 0, finish.stderr.read().decode()[-2000:]
     rows = read_rows(out)
     ids = [row["id"] for row in rows]
-    assert len(ids) == total and len(set(ids)) == total
-    assert ids == [f"{path}#{i}" for path in inputs for i in range(181)]
+    assert ids == [f"{path}#{i}" for path in inputs for i in range(25)]  # each once, in order
 
-    clean = tmp_path / "clean"
-    run(inputs, str(clean), dedup=True, workers=1)
-    assert rows == read_rows(clean)  # same articles, same story of every record
     by_page: dict = {}
-    for row in rows:
-        by_page.setdefault(row["ordinal"], set()).add(row["story_id"])
-    signed = [stories for stories in by_page.values() if stories != {None}]
-    assert signed and all(len(stories) == 1 for stories in signed)  # every copy in one story
+    for row in rows:  # the copies of a page, segmented before or after a kill, are identical
+        page = {k: v for k, v in row.items() if k not in ("id", "source", "story_id")}
+        by_page.setdefault(row["ordinal"], []).append((page, row["story_id"], row["id"]))
+    merged = 0
+    for copies in by_page.values():
+        assert all(page == copies[0][0] for page, _, _ in copies)
+        stories = {story for _, story, _ in copies}
+        if len(stories) == 1:  # no story split
+            merged += stories != {None}
+        else:  # a text too short to merge: every copy is its own story, never a part of another
+            assert all(story == own for _, story, own in copies)
+    assert merged >= 10
+    signed = [row for row in rows if row["story_id"]]
+    expected = cluster([Document(row["id"], row["body"]) for row in signed])
+    assert [row["story_id"] for row in signed] == [a.cluster for a in expected]  # as if never killed
 
 
 def test_progress_line_shows_rate_and_errors():

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from batch_paths import CRAWL, needs_shared
@@ -14,7 +13,7 @@ from segmenter.batch.spark import read_manifest, run_spark  # noqa: E402
 
 pytestmark = [needs_shared, pytest.mark.slow]
 
-FILES = ["news-181.warc.wet.gz", "cc-2016-50-single-member.wet.gz", "warcio-example.warc.gz",
+FILES = ["cc-2016-50-single-member.wet.gz", "whirlwind.warc.gz", "warcio-example.warc.gz",
          "cc-2020-34-sample.warc.gz", "broken/fragment1_incomplete_last.wet.gz",
          "broken/fragment2_no_header.wet.gz"]
 
@@ -34,8 +33,8 @@ def spark():
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory) -> list[str]:
     folder = tmp_path_factory.mktemp("inputs")
-    copy = folder / "news-181-copy.warc.wet.gz"  # a second crawl of the same pages: every story x2
-    copy.symlink_to(CRAWL / "news-181.warc.wet.gz")
+    copy = folder / "cc-2016-50-copy.wet.gz"  # a second crawl of the same pages: every story x2
+    copy.symlink_to(CRAWL / "cc-2016-50-single-member.wet.gz")
     return [str(CRAWL / name) for name in FILES] + [str(copy)]
 
 
@@ -52,7 +51,7 @@ def test_spark_articles_and_stories_equal_the_local_pipeline(spark, inputs, tmp_
     parts = sorted((tmp_path / "spark" / "articles").glob("part-*"))
     spark_rows = [json.loads(line) for part in parts
                   for line in part.read_text(encoding="utf-8").splitlines()]
-    assert len(spark_rows) == len(local_rows) == local.read == 181 * 2 + 25 + 2 + 16 + 2
+    assert len(spark_rows) == len(local_rows) == local.read == 25 * 2 + 1 + 2 + 16 + 2
     assert spark_rows == local_rows  # same articles, statuses and story ids, in the same order
     counts = ("read", "kept", "skipped", "failed", "stories")
     assert [getattr(distributed, name) for name in counts] == [getattr(local, name) for name in counts]
@@ -63,11 +62,11 @@ def test_spark_articles_and_stories_equal_the_local_pipeline(spark, inputs, tmp_
         if row["story_id"]:
             stories.setdefault(row["story_id"], []).append(row)
     copies = [members for members in stories.values() if len(members) >= 2]
-    assert len(copies) >= 150  # each news page and its copy share one story
+    assert len(copies) >= 10  # each page and its copy share one story
 
 
 def test_spark_parquet_output(spark, inputs, tmp_path):
-    small = [path for path in inputs if Path(path).name.startswith(("warcio", "cc-2016"))]
+    small = [str(CRAWL / "warcio-example.warc.gz"), str(CRAWL / "cc-2016-50-single-member.wet.gz")]
     summary = run_spark(small, str(tmp_path), out_format="parquet", spark=spark)
     frame = spark.read.parquet(str(tmp_path / "articles.parquet"))
     assert frame.count() == summary.read == 27
