@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from segmenter.dedup.config import DedupConfig
-from segmenter.dedup.lsh import band_keys
+from segmenter.dedup.lsh import band_keys, bucket_pairs
 from segmenter.dedup.match import assign_clusters, min_shingles, verify
 from segmenter.dedup.minhash import signatures_and_sizes
 
@@ -72,11 +72,16 @@ def decode_signature(text: str) -> np.ndarray:
 def bucket_verified_pairs(members: list[tuple[int, np.ndarray, int]], config: DedupConfig
                           ) -> Iterator[tuple[int, int, float]]:
     """The verified pairs (a, b, similarity), a < b, among the members (order, signature, size)
-    of one band bucket: the same function on each side of the local and the Spark shuffle."""
-    members = sorted(members, key=lambda m: m[0])
+    of one band bucket: the same function on each side of the local and the Spark shuffle.
+
+    Which pairs are compared follows ``dedup.lsh.bucket_pairs``: all pairs among the earliest
+    ``max_bucket`` members, and every later member with each of those, as ``cluster()`` and the
+    streaming index do, so a huge bucket of boilerplate costs linear, not quadratic, work.
+    """
+    members = sorted(members, key=lambda m: m[0])  # arrival order: the bucket cap keeps the earliest
     if len(members) < 2:
         return
-    left, right = np.triu_indices(len(members), k=1)
+    left, right = bucket_pairs(len(members), config.max_bucket)
     sigs = np.stack([m[1] for m in members])
     sizes = np.array([m[2] for m in members])
     ok, sims = verify(sigs[left], sizes[left], sigs[right], sizes[right], config)
