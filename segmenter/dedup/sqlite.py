@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -75,12 +76,30 @@ class SQLiteStore(Storage):
         self.path = str(path)
         self._conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
                                      check_same_thread=False)
-        self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        self._conn.execute("PRAGMA journal_mode = WAL")
-        self._conn.execute("PRAGMA synchronous = NORMAL")
-        self._conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
         self._depth = 0
-        self.config = self._init_schema(config)
+        try:
+            self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            self._enable_wal()
+            self._conn.execute("PRAGMA synchronous = NORMAL")
+            self._conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
+            self.config = self._init_schema(config)
+        except BaseException:  # not a database, another config...: no connection left open
+            self._conn.close()
+            raise
+
+    def _enable_wal(self) -> None:
+        """Switch the file to WAL. Two processes creating one store at once race on this switch,
+        and SQLite answers "database is locked" at once instead of waiting: retry until the
+        busy timeout (the switch happens once per file; later opens find WAL already set)."""
+        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        while True:
+            try:
+                self._conn.execute("PRAGMA journal_mode = WAL").fetchone()  # ":memory:" stays "memory"
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+            time.sleep(0.01)
 
     def _init_schema(self, config: DedupConfig | None) -> DedupConfig:
         with self.transaction():
