@@ -15,7 +15,8 @@ MAX_BLOCK_CHARS = 20_000
 @dataclass(frozen=True)
 class Block:
     """A text block. ``start``/``end`` index the input string as given (``text == input[start:end]``
-    for plain text; for HTML they span the element's source)."""
+    for plain text; for HTML they span the block's text in the source, from its first to its
+    last character, markup in between included)."""
 
     text: str
     start: int
@@ -26,6 +27,15 @@ class Block:
     tag_path: str | None = None
     depth: int | None = None
     hints: str | None = None  # class/id words of the element and its ancestors, space-separated
+
+
+@dataclass(frozen=True)
+class PageBlocks:
+    """One page as the model sees it: its blocks, plus the title the page announces about itself
+    (HTML ``og:title`` / ``<title>``; None for plain text)."""
+
+    blocks: list[Block]
+    title_hint: str | None = None
 
 
 def text_blocks(text: str) -> list[Block]:

@@ -5,7 +5,11 @@ import argparse
 import json
 import sys
 
+from pathlib import Path
+
 from segmenter.engine import segment
+from segmenter.model import RANDOM_STATE
+from segmenter.training import SHARED
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -14,6 +18,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--blocks", action="store_true", help="include every block with its label")
     p.add_argument("--content-type", choices=["text", "html"], help="skip sniffing")
     p.set_defaults(func=run_segment)
+
+    t = subparsers.add_parser("train", help="rebuild the model from ../shared/corpora/segmentation")
+    t.add_argument("--shared", type=Path, default=SHARED, help="the shared data folder (default: %(default)s)")
+    t.add_argument("--out", type=Path, default=Path("data"), help="where model, manifest and split go")
+    t.add_argument("--seed", type=int, default=RANDOM_STATE, help="random state of the classifier")
+    t.set_defaults(func=run_train)
 
 
 def run_segment(args: argparse.Namespace) -> int:
@@ -25,5 +35,17 @@ def run_segment(args: argparse.Namespace) -> int:
         raise CLIError(f"cannot read {args.file}: {exc.strerror}") from exc
     result = segment(data, args.content_type)
     json.dump(result.to_dict(include_blocks=args.blocks), sys.stdout, ensure_ascii=False, indent=1)
+    sys.stdout.write("\n")
+    return 0
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from segmenter.cli import CLIError
+    from segmenter.training import train
+
+    if not (args.shared / "corpora" / "segmentation").is_dir():
+        raise CLIError(f"no corpora under {args.shared}: pass --shared PATH to the shared data folder")
+    manifest = train(args.out, args.shared, args.seed)
+    json.dump(manifest["scores"], sys.stdout, indent=1)
     sys.stdout.write("\n")
     return 0

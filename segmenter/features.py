@@ -19,7 +19,7 @@ from importlib import resources
 
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from segmenter.blocks import Block
+from segmenter.blocks import Block, PageBlocks
 
 _WORD = re.compile(r"\w+")
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
@@ -39,6 +39,7 @@ REGION_TOKENS = 12
 # one in more than this share of the page's blocks is furniture (site name, "said"); window radius.
 CONTENT_TOKEN_CHARS = 4
 COMMON_TOKEN_SHARE = 0.3
+COMMON_TOKEN_MIN_BLOCKS = 8  # on a short page (a copy-paste) the story's names recur in most lines
 COHESION_WINDOW = 3
 # A headline has this many tokens (min, max); a paragraph echoes it with this many shared content tokens.
 HEADLINE_TOKENS = (3, 30)
@@ -118,8 +119,12 @@ def main_region(lengths: list[int]) -> tuple[int, int]:
     return best_span
 
 
-def page_features(blocks: list[Block]) -> list[dict[str, float]]:
-    """Feature dicts for every block of one page, with neighbour and page context."""
+def page_features(blocks: list[Block], title_hint: str | None = None) -> list[dict[str, float]]:
+    """Feature dicts for every block of one page, with neighbour and page context.
+
+    ``title_hint`` is the title an HTML page announces about itself (``<title>``, ``og:title``);
+    sites append their name to it, so it is compared by the share of the block's tokens it holds.
+    """
     own = [text_features(b.text) for b in blocks]
     toks = [tokens(b.text) for b in blocks]
     for feats, block in zip(own, blocks):
@@ -137,6 +142,7 @@ def page_features(blocks: list[Block]) -> list[dict[str, float]]:
     window_cohesion = _window_mean(cohesion, COHESION_WINDOW)
     for feats, value in zip(own, cohesion):
         feats["cohesion"] = value
+    hint_tokens = set(tokens(title_hint)) if title_hint else set()
     rows = []
     for i, feats in enumerate(own):
         row = dict(feats)
@@ -154,6 +160,12 @@ def page_features(blocks: list[Block]) -> list[dict[str, float]]:
         row["after_region"] = _clipped_log_distance(i - end + 1) if i >= end else 0.0
         row["region_overlap"] = _overlap(toks[i], region_vocab, inside=start <= i < end)
         row["window_cohesion"] = window_cohesion[i]
+        if i > 0:
+            # a blurb is longer and more sentence-like than the headline right above it
+            row["longer_than_previous"] = feats["log_chars"] - own[i - 1]["log_chars"]
+            row["previous_headline_like"] = float(_headline_like(toks[i - 1], blocks[i - 1].text))
+        if hint_tokens and toks[i]:
+            row["in_title_hint"] = len(set(toks[i]) & hint_tokens) / len(set(toks[i]))
         for offset in NEIGHBOUR_OFFSETS:
             j = i + offset
             prefix = f"n{offset:+d}_"
@@ -173,7 +185,7 @@ def content_token_sets(page_tokens: list[list[str]]) -> list[set[str]]:
     (function words, the site's name)."""
     sets = [{t for t in toks if len(t) >= CONTENT_TOKEN_CHARS or _CJK.match(t)} for toks in page_tokens]
     df = Counter(t for s in sets for t in s)
-    limit = max(2, COMMON_TOKEN_SHARE * len(page_tokens))
+    limit = max(COMMON_TOKEN_MIN_BLOCKS, COMMON_TOKEN_SHARE * len(page_tokens))
     return [{t for t in s if df[t] <= limit} for s in sets]
 
 
@@ -220,6 +232,11 @@ def _window_mean(values: list[float], radius: int) -> list[float]:
             for i in range(n)]
 
 
+def _headline_like(block_tokens: list[str], text: str) -> bool:
+    """Headline-sized, and not ending like a sentence."""
+    return HEADLINE_TOKENS[0] <= len(block_tokens) <= HEADLINE_TOKENS[1] and text.rstrip()[-1:] not in ".!?。！？:"
+
+
 def _structure_features(block: Block) -> dict[str, float]:
     """HTML signals; plain-text blocks have none (DictVectorizer treats absent keys as 0)."""
     if block.tag is None:
@@ -246,10 +263,17 @@ def _overlap(block_tokens: list[str], region_vocab: Counter, inside: bool) -> fl
 
 
 class BlockFeaturizer(BaseEstimator, TransformerMixin):
-    """Pages (lists of Blocks) -> one feature dict per block, pages concatenated."""
+    """Pages (``PageBlocks``, or plain lists of Blocks) -> one feature dict per block, pages
+    concatenated."""
 
     def fit(self, X, y=None):  # noqa: N803 (scikit-learn's naming)
         return self
 
     def transform(self, X):  # noqa: N803
-        return [row for page in X for row in page_features(page)]
+        rows: list[dict[str, float]] = []
+        for page in X:
+            if isinstance(page, PageBlocks):
+                rows.extend(page_features(page.blocks, page.title_hint))
+            else:
+                rows.extend(page_features(page))
+        return rows

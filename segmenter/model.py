@@ -32,7 +32,7 @@ def make_pipeline(random_state: int = RANDOM_STATE) -> Pipeline:
         ("features", BlockFeaturizer()),
         ("vectorizer", DictVectorizer(sparse=False)),
         ("classifier", HistGradientBoostingClassifier(
-            max_iter=300, learning_rate=0.08, max_leaf_nodes=31, l2_regularization=1.0,
+            max_iter=100, learning_rate=0.1, max_leaf_nodes=31, l2_regularization=1.0,
             early_stopping=False, random_state=random_state)),
     ])
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import random
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 from segmenter.article import BODY, OTHER, TEASER_BLURB, TEASER_HEADLINE, TITLE
-from segmenter.blocks import Block, text_blocks
+from segmenter.blocks import Block, PageBlocks, text_blocks
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared"
 CORPORA = ("scrapinghub", "l3s-gn1")
@@ -37,14 +38,22 @@ _NORM = re.compile(r"\w+")
 SHORT_BLOCK_TOKENS = 6  # below this a block counts as body only when next to a long body block
 
 
+TEXT, HTML = "text", "html"
+
+
 @dataclass
 class LabeledPage:
     id: str
     corpus: str
     url: str
-    blocks: list[Block]
+    source: str  # TEXT (the dump's lines) or HTML (blocks from the DOM)
+    page: PageBlocks
     labels: list[str]
     truth_body: str
+
+    @property
+    def blocks(self) -> list[Block]:
+        return self.page.blocks
 
 
 def site_of(url: str) -> str:
@@ -149,11 +158,11 @@ def html_signals(html: str, page_url: str) -> tuple[list[str], list[str]]:
     return titles, links
 
 
-def label_page(page: dict, corpus: str, human: dict | None, l3s: dict | None, html: str | None) -> list[str]:
-    """Labels for the text-dump blocks of one page, from the best source available."""
-    blocks = text_blocks(page["text_dump"])
+def label_blocks(blocks: list[Block], page: dict, human: dict | None, l3s: dict | None,
+                 html: str | None) -> list[str]:
+    """Labels for one page's blocks (dump lines or HTML blocks), from the best source available."""
     if human is not None:
-        return [b["label"] for b in human["blocks"]]
+        return _apply_human(blocks, human)
     labels = [BODY if is_body else OTHER for is_body in body_labels(blocks, page["truth_body"])]
     if l3s is not None:
         _apply_l3s(blocks, labels, l3s)
@@ -164,6 +173,19 @@ def label_page(page: dict, corpus: str, human: dict | None, l3s: dict | None, ht
             labels[title] = TITLE
         _apply_links(blocks, labels, links)
     return labels
+
+
+def _apply_human(blocks: list[Block], human: dict) -> list[str]:
+    """Carry a person's labels (made on the dump's lines) over to these blocks by their text, in
+    order; a block with no labelled line of the same text is ``other``."""
+    queues: dict[str, list[str]] = {}
+    for b in human["blocks"]:
+        queues.setdefault(" ".join(b["text"].split()), []).append(b["label"])
+    out = []
+    for block in blocks:
+        queue = queues.get(" ".join(block.text.split()))
+        out.append(queue.pop(0) if queue else OTHER)
+    return out
 
 
 def _apply_l3s(blocks: list[Block], labels: list[str], l3s: dict) -> None:
@@ -210,8 +232,11 @@ def read_html(corpus: str, relative: str, shared: Path = SHARED) -> str | None:
         return None
 
 
-def labeled_pages(corpus: str, ids: set[str] | None = None, shared: Path = SHARED) -> Iterator[LabeledPage]:
-    """Text-dump pages of a corpus with derived block labels (only ``ids`` if given)."""
+def labeled_pages(corpus: str, ids: set[str] | None = None, source: str = TEXT,
+                  shared: Path = SHARED) -> Iterator[LabeledPage]:
+    """Pages of a corpus as text dumps or as HTML blocks, with derived block labels."""
+    from segmenter.html import html_blocks, html_title
+
     root = shared / "corpora" / "segmentation" / corpus
     human: dict[str, dict] = {}
     if (root / "labels.jsonl").exists():
@@ -224,7 +249,126 @@ def labeled_pages(corpus: str, ids: set[str] | None = None, shared: Path = SHARE
     for page in read_pages(corpus, shared):
         if ids is not None and page["id"] not in ids:
             continue
-        html = None if page["id"] in human or page["id"] in l3s else read_html(corpus, page["html_path"], shared)
-        labels = label_page(page, corpus, human.get(page["id"]), l3s.get(page["id"]), html)
-        yield LabeledPage(page["id"], corpus, page["url"], text_blocks(page["text_dump"]), labels,
-                          page["truth_body"])
+        html = read_html(corpus, page["html_path"], shared)
+        if source == HTML:
+            if html is None:
+                continue
+            blocks = PageBlocks(html_blocks(html), html_title(html))
+        else:
+            blocks = PageBlocks(text_blocks(page["text_dump"]))
+        labels = label_blocks(blocks.blocks, page, human.get(page["id"]), l3s.get(page["id"]), html)
+        yield LabeledPage(page["id"], corpus, page["url"], source, blocks, labels, page["truth_body"])
+
+
+# Page weights, chosen by 4-fold cross-validation on the training sites (see README, "Training"):
+# a person's labels outweigh derived ones, and scrapinghub's 117 training pages are weighed up to
+# balance L3S's 425 older pages, so neither decade of web design dominates.
+HUMAN_WEIGHT = 5.0
+CORPUS_WEIGHT = {"scrapinghub": 3.0, "l3s-gn1": 1.0}
+SOURCES = (TEXT, HTML)
+
+
+def page_weight(page: LabeledPage, human_ids: set[str]) -> float:
+    return (HUMAN_WEIGHT if page.id in human_ids else 1.0) * CORPUS_WEIGHT.get(page.corpus, 1.0)
+
+
+def human_labelled_ids(shared: Path = SHARED) -> set[str]:
+    path = shared / "corpora" / "segmentation" / "scrapinghub" / "labels.jsonl"
+    if not path.exists():
+        return set()
+    with open(path, encoding="utf-8") as f:
+        return {json.loads(line)["id"] for line in f}
+
+
+def training_pages(split: dict, part: str = "train", shared: Path = SHARED) -> list[LabeledPage]:
+    """Every page of ``part`` of the split, as text dump and as HTML, with labels."""
+    pages = []
+    for corpus in CORPORA:
+        ids = set(split[corpus][part])
+        for source in SOURCES:
+            pages.extend(p for p in labeled_pages(corpus, ids, source, shared) if p.blocks)
+    return pages
+
+
+CROP_MARGIN = 4  # up to this many blocks kept around the article in a cropped copy
+
+
+def cropped(page: LabeledPage) -> LabeledPage | None:
+    """A copy of the page cut down to the article and a few blocks around it, as a user who
+    copy-pastes part of a page sends it (no menus, the body may be last). The margin is drawn
+    from a generator seeded by the page id, so training stays reproducible."""
+    kept = [i for i, label in enumerate(page.labels) if label in (TITLE, BODY)]
+    if not kept:
+        return None
+    rng = random.Random(page.id)
+    start = max(0, kept[0] - rng.randint(0, CROP_MARGIN))
+    end = min(len(page.labels), kept[-1] + 1 + rng.randint(0, CROP_MARGIN))
+    if end - start == len(page.labels):
+        return None
+    blocks = PageBlocks(page.blocks[start:end], page.page.title_hint)
+    return LabeledPage(page.id, page.corpus, page.url, page.source, blocks, page.labels[start:end],
+                       page.truth_body)
+
+
+def train(out_dir: Path, shared: Path = SHARED, random_state: int | None = None) -> dict:
+    """Rebuild the model from the corpora: split by site, fit on the training sites, score on the
+    held-out ones, save model + manifest + split in ``out_dir``. Deterministic for a seed."""
+    from segmenter.model import RANDOM_STATE, fit_pipeline, save_model
+
+    seed = RANDOM_STATE if random_state is None else random_state
+    split = make_split(shared)
+    pages = training_pages(split, "train", shared)
+    pages += [c for c in map(cropped, pages) if c is not None]
+    human = human_labelled_ids(shared)
+    pipeline = fit_pipeline([p.page for p in pages], [p.labels for p in pages],
+                            [page_weight(p, human) for p in pages], seed)
+    counts: dict[str, int] = {}
+    for p in pages:
+        for label in p.labels:
+            counts[label] = counts.get(label, 0) + 1
+    manifest = {
+        "model": "segmenter block classifier (BlockFeaturizer -> DictVectorizer -> "
+                 "HistGradientBoostingClassifier) + sequence step",
+        "random_state": seed,
+        "sources": [
+            {"corpus": "scrapinghub (article-extraction-benchmark)", "licence": "MIT",
+             "used": "ground-truth bodies, 40 hand-labelled pages (labels.jsonl), links of the HTML"},
+            {"corpus": "L3S-GN1", "licence": "research use only (not redistributed; model weights only)",
+             "used": "ground-truth bodies, human headline/related labels, link-structure teaser flags"},
+        ],
+        "split": split["rule"],
+        "training_pages": {c: len(split[c]["train"]) for c in CORPORA},
+        "evaluation_pages": {c: len(split[c]["eval"]) for c in CORPORA},
+        "training_blocks": counts,
+        "scores": evaluate(pipeline, split, shared),
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "split.json").write_text(json.dumps(split, indent=1) + "\n")
+    save_model(pipeline, out_dir, manifest)
+    return manifest
+
+
+def evaluate(pipeline, split: dict, shared: Path = SHARED) -> dict:
+    """Shingle-4 F1 (the reference scorer's metric) of the body on the held-out pages."""
+    from segmenter.engine import segment_blocks
+
+    segmentation_scores = reference_scorer(shared).segmentation_scores
+    scores = {}
+    for corpus in CORPORA:
+        for source in SOURCES:
+            pairs = [(p.truth_body, segment_blocks(p.page, pipeline).body)
+                     for p in labeled_pages(corpus, set(split[corpus]["eval"]), source, shared)]
+            result = segmentation_scores(pairs)
+            scores[f"{corpus}/{source}"] = {k: round(v, 4) if isinstance(v, float) else v
+                                            for k, v in result.items()}
+    return scores
+
+
+def reference_scorer(shared: Path = SHARED):
+    """``../shared/eval/score.py``, the reference scorer, imported by path (it is not a package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("reference_score", shared / "eval" / "score.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
