@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import variant
+from dedup_helpers import variant
 
 from segmenter.cli import main
 

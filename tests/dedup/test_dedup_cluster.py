@@ -11,7 +11,7 @@ from collections import defaultdict
 
 import numpy as np
 import pytest
-from conftest import SHARED, variant
+from dedup_helpers import SHARED, variant
 
 from segmenter.dedup import (
     DedupConfig,

@@ -10,7 +10,7 @@ import time
 from collections import defaultdict
 
 import pytest
-from conftest import variant
+from dedup_helpers import variant
 
 from segmenter.dedup import ConfigMismatch, DedupConfig, Document, SQLiteStore, StoryIndex, cluster
 
