@@ -29,6 +29,7 @@ import numpy as np
 
 from .arrays import unique_sorted
 from .config import DedupConfig
+from .lsh import band_keys
 from .store import ConfigMismatch, Member, NewDoc, Storage, StoredDoc, Story, StoryChange
 
 SCHEMA_VERSION = "1"
@@ -222,22 +223,23 @@ class SQLiteStore(Storage):
         self._conn.execute("DELETE FROM bands_new")
 
     def delete(self, seqs: list[int]) -> int:
-        removed = 0
         with self.transaction():
-            conn = self._conn
-            for seq in seqs:
-                row = conn.execute("SELECT story, signature FROM docs WHERE seq = ?", (seq,)).fetchone()
-                if row is None:
-                    continue
-                story, blob = row
-                keys = _band_keys_of(blob, self.config)
-                rows = [(int(k), seq) for k in keys]
-                conn.executemany("DELETE FROM bands WHERE key = ? AND doc = ?", rows)
-                conn.executemany("DELETE FROM bands_new WHERE key = ? AND doc = ?", rows)
-                conn.execute("DELETE FROM docs WHERE seq = ?", (seq,))
+            conn, rows = self._conn, []
+            for chunk in _chunks(sorted(set(seqs))):
+                marks = ",".join("?" * len(chunk))
+                rows += conn.execute(f"SELECT seq, story, signature FROM docs WHERE seq IN ({marks})", chunk)
+            if not rows:
+                return 0
+            sigs = np.frombuffer(b"".join(r[2] for r in rows), dtype="<u4").reshape(len(rows), -1)
+            keys = band_keys(sigs, self.config)
+            owners = np.repeat([r[0] for r in rows], keys.shape[1]).tolist()
+            doomed = sorted(zip(keys.ravel().tolist(), owners, strict=True))  # key order: pages in turn
+            conn.executemany("DELETE FROM bands WHERE key = ? AND doc = ?", doomed)
+            conn.executemany("DELETE FROM bands_new WHERE key = ? AND doc = ?", doomed)
+            conn.executemany("DELETE FROM docs WHERE seq = ?", [(r[0],) for r in rows])
+            for story in sorted({r[1] for r in rows}):
                 self._refresh_story(story)
-                removed += 1
-        return removed
+        return len(rows)
 
     def _refresh_story(self, story: int) -> None:
         """After a removal: new representative (earliest left), size and times, or no story."""
@@ -330,9 +332,3 @@ def _band_rows(docs: list[NewDoc]) -> Iterator[tuple[int, int]]:
     seqs = np.repeat([d.seq for d in docs], [len(d.band_keys) for d in docs])
     order = np.lexsort((seqs, keys))
     return zip(keys[order].tolist(), seqs[order].tolist(), strict=True)
-
-
-def _band_keys_of(blob: bytes, config: DedupConfig) -> np.ndarray:
-    from .lsh import band_keys
-
-    return band_keys(np.frombuffer(blob, dtype="<u4"), config)
