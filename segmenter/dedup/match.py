@@ -12,7 +12,9 @@
   mean similarity to the matched members); ties go to the earliest story.
 * ``assign_clusters`` replays arrivals in order with that rule. It is what ``cluster()`` and the
   Spark job call, and it gives the same stories as adding the texts one by one to a
-  ``StoryIndex``.
+  ``StoryIndex``. For identical results a distributed job must verify exactly the pairs
+  ``cluster()`` verifies: inside each band bucket (members in arrival order), the pairs of
+  ``lsh.bucket_pairs(len(bucket), config.max_bucket)``.
 """
 from __future__ import annotations
 
