@@ -139,7 +139,12 @@ class SQLiteStore(Storage):
             self._conn.execute("ROLLBACK")
             raise
         self._depth = 0
-        self._conn.execute("COMMIT")
+        try:
+            self._conn.execute("COMMIT")
+        except sqlite3.Error:  # e.g. disk full: leave no half-open transaction behind
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+            raise
 
     def find(self, doc_ids: Iterable[str] = (), urls: Iterable[str] = ()) -> list[StoredDoc]:
         found = {}
