@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, jsonify
+from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -24,6 +24,10 @@ HTTP_CODES = {
     500: "internal_error",
     503: "unavailable",
 }
+
+
+# Bodies declared up to this size are read to the end before a 413 is sent (see drain_body).
+DRAIN_LIMIT = 64 * 1024 * 1024
 
 
 class ApiError(Exception):
@@ -44,11 +48,33 @@ def error_response(status: int, code: str, message: str) -> Response:
 
 
 def handle_api_error(exc: ApiError) -> Response:
+    if exc.status == 413:
+        drain_body()
     return error_response(exc.status, exc.code, exc.message)
+
+
+def drain_body(limit: int = DRAIN_LIMIT) -> None:
+    """Read and drop what is left of the request body (at most ``limit`` bytes).
+
+    A server that answers 413 and closes the connection while the client is still sending makes
+    the client's TCP stack see a reset, and most clients then report "connection reset" instead of
+    the 413. Reading the rest first lets the answer arrive; a body declared bigger than ``limit``
+    is not worth reading and gets the reset.
+    """
+    if request.content_length is not None and request.content_length > limit:
+        return
+    stream = request.input_stream
+    while limit > 0:
+        chunk = stream.read(min(1 << 16, limit))
+        if not chunk:
+            return
+        limit -= len(chunk)
 
 
 def handle_http_exception(exc: HTTPException) -> Response:
     status = exc.code or 500
+    if status == 413:
+        drain_body()
     code = HTTP_CODES.get(status) or (exc.name or "error").lower().replace(" ", "_")
     message = exc.description or exc.name or "error"
     response = error_response(status, code, message)

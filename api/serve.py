@@ -94,6 +94,11 @@ class GunicornServer(BaseApplication):
 
     def load(self) -> Flask:
         # Called in each worker after the fork (no preload): one model and one store per worker.
+        # One BLAS/OpenMP thread per worker: the workers already use every core, and a page is
+        # too small for threads to pay off.
+        from threadpoolctl import threadpool_limits
+
         from api import create_app
 
+        threadpool_limits(1)
         return create_app(self.app_config)
