@@ -28,6 +28,7 @@ import json
 import logging
 import os
 import sys
+import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
@@ -259,13 +260,28 @@ def _crashed_row(record: Record) -> dict:
 
 
 def _warm_up() -> None:
-    """Load the model once per worker before the first record (not inside its time limit)."""
+    """Worker start: follow the parent in death, then load the model before the first record
+    (so that loading is not inside a document's time limit)."""
     from segmenter.engine import segment
+
+    _exit_with_parent(os.getppid())
 
     try:
         segment("warm up\n\nthe segmenter model", "text")
     except Exception:  # noqa: BLE001 - a failure here shows up on the first real record
         pass
+
+
+def _exit_with_parent(parent: int, interval: float = 1.0) -> None:
+    """Exit this worker when its parent is gone (a kill -9 of the parent does not reach the pool:
+    its workers would wait forever on a task queue whose write end they hold themselves)."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -12,6 +12,11 @@ from pathlib import Path
 import pytest
 from batch_paths import CRAWL, REPO, needs_shared
 
+try:
+    import psutil
+except ImportError:  # only used to check that no worker outlives a killed run
+    psutil = None
+
 from segmenter.batch.run import ARTICLES_FILE, RECORDS_FILE, SUMMARY_FILE, RunError, run
 from segmenter.cli import main as cli_main
 
@@ -140,8 +145,12 @@ def _kill_after(proc: subprocess.Popen, path: Path, lines: int) -> int:
         assert proc.poll() is None, f"finished before the kill: {proc.stderr.read().decode()[-500:]}"
         assert time.monotonic() < deadline
         time.sleep(0.002)
+    workers = psutil.Process(proc.pid).children() if psutil else []
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
+    if psutil:  # the pool's workers follow their killed parent within a few seconds
+        gone, alive = psutil.wait_procs(workers, timeout=10)
+        assert not alive, f"orphaned workers: {alive}"
     return line_count(path)
 
 
