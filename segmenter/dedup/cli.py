@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
 from typing import TextIO
 
@@ -59,15 +59,16 @@ def run(args: argparse.Namespace) -> int:
     with ExitStack() as stack:
         source = sys.stdin if args.input == "-" else _open(stack, args.input, "r", CLIError)
         reader = Reader(source, strict=args.strict)
-        try:
-            docs = list(reader)
-        except ValueError as exc:
-            raise CLIError(str(exc)) from exc
         out = _open(stack, args.out, "w", CLIError) if args.out else sys.stdout
-        rows = _store_rows(docs, config, args.store, CLIError) if args.store else _cluster_rows(docs, config)
-        for row in rows:
-            out.write(json.dumps(row, ensure_ascii=False) + "\n")
-    reader.report(len(docs))
+        try:
+            # the store path streams (batch by batch); clustering needs the whole collection
+            rows = _store_rows(reader, config, args.store, CLIError) if args.store \
+                else _cluster_rows(list(reader), config)
+            for row in rows:
+                out.write(json.dumps(row, ensure_ascii=False) + "\n")
+        except ValueError as exc:  # --strict: the first bad line
+            raise CLIError(str(exc)) from exc
+    reader.report()
     return _expire(args.store, config, args.expire_before, CLIError) if args.expire_before else 0
 
 
@@ -94,11 +95,11 @@ def _cluster_rows(docs: list[Document], config: DedupConfig | None) -> Iterator[
         yield {"id": item.id, "cluster": item.cluster, "similarity": item.similarity}
 
 
-def _store_rows(docs: list[Document], config: DedupConfig | None, path: str,
+def _store_rows(docs: Iterable[Document], config: DedupConfig | None, path: str,
                 error: type[Exception]) -> Iterator[dict]:
     import sqlite3
 
-    from .index import StoryIndex
+    from .index import ADD_BATCH, StoryIndex
     from .store import ConfigMismatch
 
     try:
@@ -106,8 +107,21 @@ def _store_rows(docs: list[Document], config: DedupConfig | None, path: str,
     except (ConfigMismatch, sqlite3.DatabaseError) as exc:
         raise error(f"store {path}: {exc}") from exc
     with index:
-        for doc, res in zip(docs, index.add_many(docs), strict=True):
-            yield {"id": doc.id, "story": res.story_id, "similarity": res.similarity, "is_new": res.is_new}
+        for batch in _batches(docs, ADD_BATCH):
+            for doc, res in zip(batch, index.add_many(batch), strict=True):
+                yield {"id": doc.id, "story": res.story_id, "similarity": res.similarity,
+                       "is_new": res.is_new}
+
+
+def _batches(items: Iterable[Document], size: int) -> Iterator[list[Document]]:
+    batch: list[Document] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def _expire(path: str, config: DedupConfig | None, before: str, error: type[Exception]) -> int:
@@ -131,6 +145,7 @@ class Reader:
     def __init__(self, lines: TextIO, strict: bool = False) -> None:
         self.lines = lines
         self.strict = strict
+        self.kept = 0
         self.skipped = 0
         self.first_problem: str | None = None
 
@@ -147,6 +162,7 @@ class Reader:
                 self._skip(f"line {number}: {_short(exc)}")
                 continue
             seen.add(doc.id)
+            self.kept += 1
             yield doc
 
     def _skip(self, problem: str) -> None:
@@ -155,10 +171,10 @@ class Reader:
         self.skipped += 1
         self.first_problem = self.first_problem or problem
 
-    def report(self, kept: int) -> None:
+    def report(self) -> None:
         """One line on stderr when lines were skipped."""
         if self.skipped:
-            print(f"segmenter dedup: {kept} documents, skipped {self.skipped} bad line(s) "
+            print(f"segmenter dedup: {self.kept} documents, skipped {self.skipped} bad line(s) "
                   f"(first: {self.first_problem})", file=sys.stderr)
 
 

@@ -7,6 +7,7 @@ import pytest
 from dedup_helpers import variant
 
 from segmenter.cli import main
+from segmenter.dedup.index import ADD_BATCH
 
 
 def write_jsonl(path, rows) -> str:
@@ -117,3 +118,16 @@ def test_lone_surrogates_in_fields_are_stored_replaced(tmp_path, stories, capsys
     store = str(tmp_path / "s.db")
     assert main(["dedup", path, "--store", store]) == 0
     assert lines(capsys.readouterr().out)[0]["id"] == "odd\ufffd"
+
+
+def test_store_mode_streams_and_strict_stops_at_the_bad_line(tmp_path, stories, capsys):
+    rows = [{"id": f"{s['id']}-{k}", "text": s["text"]} for k in range(100) for s in stories]  # 600 lines
+    path = write_jsonl(tmp_path / "in.jsonl", rows + ["{broken"])
+    store = str(tmp_path / "s.db")
+    assert main(["dedup", path, "--store", store, "--strict"]) == 2
+    captured = capsys.readouterr()
+    assert "line 601: bad JSON" in captured.err
+    assert len(lines(captured.out)) == ADD_BATCH  # the first batch was stored and reported
+    assert main(["dedup", path, "--store", store]) == 0
+    out = lines(capsys.readouterr().out)
+    assert len(out) == 600 and sum(row["is_new"] for row in out) == 0  # 6 stories, all known now
