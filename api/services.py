@@ -78,8 +78,6 @@ def run_segmentation(page: Page) -> Segmentation:
         current_metrics().inc("segmenter_segmentation_timeouts_total")
         raise ApiError(422, "segmentation_timeout",
                        f"segmenting this page took longer than the {limit} s limit") from None
-    except NotImplementedError as exc:
-        raise ApiError(501, "not_implemented", str(exc)) from None
 
 
 def story_index() -> Any:
@@ -112,8 +110,7 @@ def warm_up_model(services: Services) -> None:
     # that would otherwise count against the first client's time limit.
     try:
         segment(WARM_UP_PAGE, "text")
-        with contextlib.suppress(NotImplementedError):
-            segment(WARM_UP_HTML, "html")
+        segment(WARM_UP_HTML, "html")
         services.model_ready, services.model_error = True, None
     except Exception as exc:  # a broken model must not stop the process: /readyz reports it
         log.exception("the segmentation model failed to load")
