@@ -70,15 +70,15 @@ def tokens(text: str) -> list[str]:
     return out
 
 
-def text_features(text: str) -> dict[str, float]:
-    """Features of one block's text alone."""
+def text_features(text: str, toks: list[str] | None = None) -> dict[str, float]:
+    """Features of one block's text alone (``toks``: its ``tokens()``, if already made)."""
     n = len(text)
-    toks = tokens(text)
-    letters = sum(c.isalpha() for c in text)
-    upper = sum(c.isupper() for c in text)
-    digits = sum(c.isdigit() for c in text)
+    toks = tokens(text) if toks is None else toks
+    letters = sum(map(str.isalpha, text))
+    upper = sum(map(str.isupper, text))
+    digits = sum(map(str.isdigit, text))
     words = text.split()
-    capitalised = sum(w[:1].isupper() for w in words)
+    capitalised = sum(map(str.isupper, (w[0] for w in words)))
     stripped = text.rstrip()
     lowered = text.lower()
     cue = sum(w in cue_words() for w in _WORD.findall(lowered)) if len(toks) <= 6 else 0
@@ -125,8 +125,8 @@ def page_features(blocks: list[Block], title_hint: str | None = None) -> list[di
     ``title_hint`` is the title an HTML page announces about itself (``<title>``, ``og:title``);
     sites append their name to it, so it is compared by the share of the block's tokens it holds.
     """
-    own = [text_features(b.text) for b in blocks]
     toks = [tokens(b.text) for b in blocks]
+    own = [text_features(b.text, t) for b, t in zip(blocks, toks)]
     for feats, block in zip(own, blocks):
         feats.update(_structure_features(block))
     n = len(blocks)
