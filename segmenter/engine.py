@@ -43,7 +43,8 @@ def segment_blocks(blocks: PageBlocks, model: Pipeline | None = None) -> Segment
     # machine (web workers, batch workers) they made one page take 30x longer.
     with threadpool_limits(1):
         proba = model.predict_proba([PageBlocks(head, blocks.title_hint)])
-    labels, confidence = coherent_labels(proba, list(model.classes_), [len(b.text) for b in head])
+    labels, confidence = coherent_labels(proba, list(model.classes_), [len(b.text) for b in head],
+                                         [b.text for b in head])
     labeled = [LabeledBlock(b.text, label, float(c), b.start, b.end)
                for b, label, c in zip(head, labels, confidence)]
     labeled += [LabeledBlock(b.text, OTHER, 0.0, b.start, b.end) for b in blocks.blocks[MAX_CLASSIFIED_BLOCKS:]]

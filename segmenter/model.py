@@ -18,7 +18,6 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.feature_extraction import DictVectorizer
 from sklearn.pipeline import Pipeline
 
-from segmenter.blocks import Block
 from segmenter.features import BlockFeaturizer
 
 MODEL_FILE = "model.skops"
@@ -37,11 +36,11 @@ def make_pipeline(random_state: int = RANDOM_STATE) -> Pipeline:
     ])
 
 
-def fit_pipeline(pages: list[list[Block]], labels: list[list[str]], weights: list[float],
+def fit_pipeline(pages: list, labels: list[list[str]], weights: list[list[float]],
                  random_state: int = RANDOM_STATE) -> Pipeline:
-    """Fit on pages; ``weights`` is one sample weight per page (human labels count more)."""
+    """Fit on pages (``PageBlocks``); ``labels`` and ``weights`` give one value per block."""
     y = np.array([label for page in labels for label in page])
-    w = np.array([weight for page, weight in zip(labels, weights) for _ in page], dtype=float)
+    w = np.array([weight for page in weights for weight in page], dtype=float)
     pipeline = make_pipeline(random_state)
     pipeline.fit(pages, y, classifier__sample_weight=w)
     return pipeline

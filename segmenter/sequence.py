@@ -9,7 +9,8 @@ a page looks like:
 2. One title at most: the block with the highest title probability, if above ``TITLE_MIN``; it
    must not come after the body's end (a headline below the article is another story's).
 3. A teaser blurb follows its headline (or another blurb, or one metadata line after either);
-   an orphan blurb becomes a headline when the classifier finds that likelier than other.
+   an orphan blurb becomes a headline when the classifier finds that likelier than other; and of
+   two headlines in a row, a longer second one that ends like a summary is the first one's blurb.
 A page with no body is an index page.
 """
 from __future__ import annotations
@@ -23,6 +24,7 @@ GAP_BODY_MIN = 0.2    # inside the region, a block needs this much body probabil
 FULL_WEIGHT_CHARS = 300  # a block this long weighs fully in the region score
 MIN_WEIGHT = 0.05
 TITLE_MIN = 0.2       # the best title candidate needs at least this title probability
+BLURB_LENGTH_RATIO = 1.3  # a blurb is longer than its headline
 _INDEX = {label: i for i, label in enumerate(LABELS)}
 
 
@@ -49,8 +51,8 @@ def region_weights(lengths: list[int]) -> np.ndarray:
     return np.minimum(np.asarray(lengths, dtype=float), FULL_WEIGHT_CHARS) / FULL_WEIGHT_CHARS + MIN_WEIGHT
 
 
-def coherent_labels(proba: np.ndarray, classes: list[str],
-                    lengths: list[int] | None = None) -> tuple[list[str], np.ndarray]:
+def coherent_labels(proba: np.ndarray, classes: list[str], lengths: list[int] | None = None,
+                    texts: list[str] | None = None) -> tuple[list[str], np.ndarray]:
     """Labels and their confidences for one page, from the classifier's probabilities.
 
     ``proba`` is (blocks x classes) in the order of ``classes``.
@@ -68,7 +70,10 @@ def coherent_labels(proba: np.ndarray, classes: list[str],
             labels[i] = _best_except(p[i], (BODY,))
     _one_title(p, labels, last=end if end > start else n)
     _attach_blurbs(p, labels)
+    paired = _pair_teasers(labels, texts) if texts is not None else set()
     confidence = np.array([p[i, _INDEX[label]] for i, label in enumerate(labels)])
+    for i in paired:  # the classifier found a teaser; the pairing only decided its role
+        confidence[i] = p[i, _INDEX[TEASER_HEADLINE]] + p[i, _INDEX[TEASER_BLURB]]
     return labels, confidence
 
 
@@ -93,6 +98,23 @@ def _attach_blurbs(p: np.ndarray, labels: list[str]) -> None:
         if not attached:
             better = p[i, _INDEX[TEASER_HEADLINE]] > p[i, _INDEX[OTHER]]
             labels[i] = TEASER_HEADLINE if better else OTHER
+
+
+def _pair_teasers(labels: list[str], texts: list[str]) -> set[int]:
+    """Two teaser headlines in a row where the second reads as a summary of the first (longer, and
+    ending like a sentence or cut off with an ellipsis): the second is the first one's blurb.
+    Returns the blocks it relabelled."""
+    paired = set()
+    for i in range(1, len(labels)):
+        if labels[i] == labels[i - 1] == TEASER_HEADLINE and _reads_as_blurb(texts[i], texts[i - 1]):
+            labels[i] = TEASER_BLURB
+            paired.add(i)
+    return paired
+
+
+def _reads_as_blurb(text: str, headline: str) -> bool:
+    end = text.rstrip()
+    return len(end) >= BLURB_LENGTH_RATIO * len(headline) and (end.endswith(("...", "…")) or end[-1:] in ".!?。！？")
 
 
 def _best_except(row: np.ndarray, excluded: tuple[str, ...]) -> str:

@@ -1,0 +1,53 @@
+import numpy as np
+
+from segmenter.article import LABELS
+from segmenter.sequence import body_region, coherent_labels
+
+
+def _proba(rows):
+    """rows: list of dicts label -> probability (rest spread evenly)."""
+    out = np.zeros((len(rows), len(LABELS)))
+    for i, row in enumerate(rows):
+        rest = (1 - sum(row.values())) / (len(LABELS) - len(row))
+        out[i] = [row.get(label, rest) for label in LABELS]
+    return out
+
+
+def test_body_region_bridges_a_small_gap_but_not_a_long_one():
+    p = np.array([0.1, 0.9, 0.9, 0.3, 0.9, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.8])
+    assert body_region(p) == (1, 5)
+
+
+def test_body_outside_the_region_is_relabelled():
+    rows = [{"title": 0.9}] + [{"body": 0.95}] * 4 + [{"other": 0.9}] * 8 + [{"body": 0.6, "other": 0.3}]
+    labels, confidence = coherent_labels(_proba(rows), list(LABELS))
+    assert labels[:5] == ["title"] + ["body"] * 4
+    assert labels[-1] == "other"
+    assert len(confidence) == len(rows)
+
+
+def test_only_one_title_the_likeliest():
+    rows = [{"title": 0.6}, {"title": 0.8}, {"body": 0.9}, {"body": 0.9}]
+    labels, _ = coherent_labels(_proba(rows), list(LABELS))
+    assert labels.count("title") == 1 and labels[1] == "title"
+
+
+def test_orphan_blurb_is_not_kept():
+    rows = [{"other": 0.9}, {"teaser_blurb": 0.5, "other": 0.4}, {"body": 0.9}, {"body": 0.9}]
+    labels, _ = coherent_labels(_proba(rows), list(LABELS))
+    assert labels[1] != "teaser_blurb"
+
+
+def test_second_of_two_headlines_that_reads_as_a_summary_becomes_the_blurb():
+    texts = ["Storm hits the coast", "Thousands are without power after the storm hit the coast overnight...",
+             "Body text " * 20, "More body text " * 20]
+    rows = [{"teaser_headline": 0.7}, {"teaser_headline": 0.5, "teaser_blurb": 0.3}, {"body": 0.9}, {"body": 0.9}]
+    labels, confidence = coherent_labels(_proba(rows), list(LABELS), [len(t) for t in texts], texts)
+    assert labels[:2] == ["teaser_headline", "teaser_blurb"]
+    assert abs(confidence[1] - 0.8) < 1e-9
+
+
+def test_classes_the_model_never_saw_get_zero_probability():
+    proba = np.array([[0.2, 0.8], [0.9, 0.1]])
+    labels, _ = coherent_labels(proba, ["other", "body"])
+    assert set(labels) <= {"other", "body"}
