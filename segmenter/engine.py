@@ -46,7 +46,7 @@ def segment_blocks(blocks: PageBlocks, model: Pipeline | None = None) -> Segment
     labels, confidence = coherent_labels(proba, list(model.classes_), [len(b.text) for b in head],
                                          [b.text for b in head])
     labeled = [LabeledBlock(b.text, label, float(c), b.start, b.end)
-               for b, label, c in zip(head, labels, confidence)]
+               for b, label, c in zip(head, labels, confidence, strict=True)]
     labeled += [LabeledBlock(b.text, OTHER, 0.0, b.start, b.end) for b in blocks.blocks[MAX_CLASSIFIED_BLOCKS:]]
     return build_article(labeled)
 

@@ -126,8 +126,8 @@ def page_features(blocks: list[Block], title_hint: str | None = None) -> list[di
     sites append their name to it, so it is compared by the share of the block's tokens it holds.
     """
     toks = [tokens(b.text) for b in blocks]
-    own = [text_features(b.text, t) for b, t in zip(blocks, toks)]
-    for feats, block in zip(own, blocks):
+    own = [text_features(b.text, t) for b, t in zip(blocks, toks, strict=True)]
+    for feats, block in zip(own, blocks, strict=True):
         feats.update(_structure_features(block))
     n = len(blocks)
     start, end = main_region([len(t) for t in toks])
@@ -140,7 +140,7 @@ def page_features(blocks: list[Block], title_hint: str | None = None) -> list[di
     anchor = max(range(n), key=lambda j: (support[j], -j)) if n and max(support) > 0 else None
     anchor_tokens = content[anchor] if anchor is not None else set()
     window_cohesion = _window_mean(cohesion, COHESION_WINDOW)
-    for feats, value in zip(own, cohesion):
+    for feats, value in zip(own, cohesion, strict=True):
         feats["cohesion"] = value
     hint_tokens = set(tokens(title_hint)) if title_hint else set()
     rows = []

@@ -99,10 +99,10 @@ def body_labels(blocks: list[Block], truth_body: str) -> list[bool]:
     for block in blocks:
         norm = normalise(block.text)
         found.append(bool(norm) and f" {norm} " in truth)
-    long_body = [f and len(normalise(b.text).split()) >= SHORT_BLOCK_TOKENS for f, b in zip(found, blocks)]
+    long_body = [f and len(normalise(b.text).split()) >= SHORT_BLOCK_TOKENS for f, b in zip(found, blocks, strict=True)]
     n = len(blocks)
     out = []
-    for i, (is_found, block) in enumerate(zip(found, blocks)):
+    for i, (is_found, block) in enumerate(zip(found, blocks, strict=True)):
         if is_found and len(normalise(block.text).split()) < SHORT_BLOCK_TOKENS:
             near = range(max(0, i - 2), min(n, i + 3))
             is_found = any(long_body[j] for j in near if j != i)
@@ -277,7 +277,7 @@ def block_weights(page: LabeledPage, human_ids: set[str]) -> list[float]:
     if page.id in human_ids:
         return [weight] * len(page.labels)
     return [0.0 if label == OTHER and _looks_like_headline(block.text) else weight
-            for block, label in zip(page.blocks, page.labels)]
+            for block, label in zip(page.blocks, page.labels, strict=True)]
 
 
 def _looks_like_headline(text: str) -> bool:

@@ -1,6 +1,14 @@
 from segmenter.blocks import Block, PageBlocks, text_blocks
-from segmenter.features import (BlockFeaturizer, content_token_sets, headline_support, main_region,
-                                page_features, text_features, tokens, topical_cohesion)
+from segmenter.features import (
+    BlockFeaturizer,
+    content_token_sets,
+    headline_support,
+    main_region,
+    page_features,
+    text_features,
+    tokens,
+    topical_cohesion,
+)
 
 
 def test_tokens_split_cjk_by_character_and_keep_other_scripts_whole():
