@@ -228,8 +228,11 @@ def _window_mean(values: list[float], radius: int) -> list[float]:
     prefix = [0.0]
     for v in values:
         prefix.append(prefix[-1] + v)
-    return [(prefix[min(n, i + radius + 1)] - prefix[max(0, i - radius)]) / (min(n, i + radius + 1) - max(0, i - radius))
-            for i in range(n)]
+    out = []
+    for i in range(n):
+        lo, hi = max(0, i - radius), min(n, i + radius + 1)
+        out.append((prefix[hi] - prefix[lo]) / (hi - lo))
+    return out
 
 
 def _headline_like(block_tokens: list[str], text: str) -> bool:
