@@ -111,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.input.exists():
         print(f"input {args.input} not found (needs ../shared or --input)", file=sys.stderr)
         return 2
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="segmenter-bench-") as tmp:
         work = Path(tmp)
         inputs = make_inputs(args.input, args.copies, work / "in")
@@ -124,7 +125,8 @@ def main(argv: list[str] | None = None) -> int:
             results.append(("local, 2 workers, x1", local_job(flat[:1], work / "f1", 2)))
             results.append(("local, 2 workers, x20", local_job(flat, work / "f20", 2)))
     print(f"segment + dedup + write, input {args.input.name} ({os.cpu_count()} CPUs, "
-          f"Python {sys.version.split()[0]})")
+          f"Python {sys.version.split()[0]}, load average {load_before:.1f} before, "
+          f"{os.getloadavg()[0]:.1f} after: other work on the machine slows every row)")
     print("| job                          | records |   kept | failed | stories | seconds | records/s "
           "| peak MiB |")
     print("|------------------------------|--------:|-------:|-------:|--------:|--------:|----------:"
