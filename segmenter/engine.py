@@ -8,8 +8,10 @@
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 from sklearn.pipeline import Pipeline
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from segmenter.article import OTHER, LabeledBlock, Segmentation, build_article
 from segmenter.blocks import PageBlocks, text_blocks
@@ -33,6 +35,12 @@ def page_blocks(page: Page) -> PageBlocks:
 MAX_CLASSIFIED_BLOCKS = 10_000
 
 
+@lru_cache(maxsize=1)
+def _threads() -> ThreadpoolController:
+    """Inspecting the loaded thread pools costs milliseconds: do it once per process."""
+    return ThreadpoolController()
+
+
 def segment_blocks(blocks: PageBlocks, model: Pipeline | None = None) -> Segmentation:
     """Label a page's blocks and assemble the article. ``model`` defaults to the shipped one."""
     if not blocks.blocks:
@@ -41,7 +49,7 @@ def segment_blocks(blocks: PageBlocks, model: Pipeline | None = None) -> Segment
     head = blocks.blocks[:MAX_CLASSIFIED_BLOCKS]
     # One page is a few hundred rows: OpenMP threads cost more than they bring, and on a busy
     # machine (web workers, batch workers) they made one page take 30x longer.
-    with threadpool_limits(1):
+    with _threads().limit(limits=1, user_api="openmp"):
         proba = model.predict_proba([PageBlocks(head, blocks.title_hint)])
     labels, confidence = coherent_labels(proba, list(model.classes_), [len(b.text) for b in head],
                                          [b.text for b in head])

@@ -1,6 +1,6 @@
 """The block classifier: a scikit-learn Pipeline, its training, and safe save/load.
 
-    BlockFeaturizer (pages -> feature dicts) -> DictVectorizer -> HistGradientBoostingClassifier
+    BlockFeaturizer (pages -> feature dicts) -> FastDictVectorizer -> HistGradientBoostingClassifier
 
 Gradient-boosted trees because the features interact (a long line is body inside the main region
 and a blurb outside it) and need no scaling. The model is saved with skops, which loads only the
@@ -15,10 +15,9 @@ from pathlib import Path
 
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.feature_extraction import DictVectorizer
 from sklearn.pipeline import Pipeline
 
-from segmenter.features import BlockFeaturizer
+from segmenter.features import BlockFeaturizer, FastDictVectorizer
 
 MODEL_FILE = "model.skops"
 MANIFEST_FILE = "manifest.json"
@@ -29,7 +28,7 @@ def make_pipeline(random_state: int = RANDOM_STATE) -> Pipeline:
     """The untrained pipeline. X is a list of pages (lists of Blocks); y one label per block."""
     return Pipeline([
         ("features", BlockFeaturizer()),
-        ("vectorizer", DictVectorizer(sparse=False)),
+        ("vectorizer", FastDictVectorizer(sparse=False)),
         ("classifier", HistGradientBoostingClassifier(
             max_iter=100, learning_rate=0.1, max_leaf_nodes=31, l2_regularization=1.0,
             early_stopping=False, random_state=random_state)),
