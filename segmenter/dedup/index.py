@@ -73,7 +73,8 @@ class StoryIndex:
     def _add_batch(self, batch: list[Document]) -> list[AddResult]:
         sigs, sizes, sets = sketch([d.text for d in batch], self.config)
         keys = band_keys(sigs, self.config)
-        seen = [format_time(parse_time(d.seen)) if d.seen else now_iso() for d in batch]
+        now = now_iso()  # documents without a time are seen when their batch is added
+        seen = [format_time(parse_time(d.seen)) if d.seen else now for d in batch]
         with self.storage.transaction():
             plan = BatchPlan(self.storage, self.config, sigs, sizes, sets, keys, batch)
             placed = [plan.place(i, doc, seen[i]) for i, doc in enumerate(batch)]

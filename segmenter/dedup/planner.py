@@ -9,6 +9,7 @@ batch, which is what makes ingest fast on an embedded or a networked store.
 """
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -45,7 +46,8 @@ class BatchPlan:
         # band key -> the earliest ``max_bucket`` documents with it, in arrival order (the only ones
         # compared); the batch's own documents are appended after the stored ones
         stored_buckets = storage.candidates(keys[self.mergeable])
-        self.buckets = {key: sorted(seqs)[:config.max_bucket] for key, seqs in stored_buckets.items()}
+        self.buckets = defaultdict(list, {key: sorted(seqs)[:config.max_bucket]
+                                          for key, seqs in stored_buckets.items()})
         self.known = self._load_known(sorted({seq for seqs in self.buckets.values() for seq in seqs}))
         self.story_sizes = storage.story_sizes({k.story for k in self.known.values()})
         self.next_seq, self.next_story = storage.next_ids()
@@ -113,8 +115,9 @@ class BatchPlan:
         self.known[seq] = _Known(self.signatures[i], int(self.sizes[i]), story, change.new and
                                  change.representative == seq, sets)
         if self.mergeable[i]:
+            buckets = self.buckets
             for key in self.key_lists[i]:
-                self.buckets.setdefault(key, []).append(seq)
+                buckets[key].append(seq)
         self.by_id[doc.id] = (seq, story, similarity)
         if doc.url:
             self.by_url[doc.url] = (seq, story, similarity)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -157,14 +158,14 @@ class SQLiteStore(Storage):
         return list(found.values())
 
     def candidates(self, band_keys: np.ndarray) -> dict[int, list[int]]:
-        found: dict[int, list[int]] = {}
+        found: defaultdict[int, list[int]] = defaultdict(list)
         for chunk in _chunks(unique_sorted(np.ravel(band_keys)).tolist(), _SQL_KEYS):
             marks = ",".join("?" * len(chunk))
             rows = self._conn.execute(f"SELECT key, doc FROM bands WHERE key IN ({marks}) UNION ALL "
                                       f"SELECT key, doc FROM bands_new WHERE key IN ({marks})", chunk + chunk)
             for key, seq in rows:
-                found.setdefault(key, []).append(seq)
-        return found
+                found[key].append(seq)
+        return dict(found)
 
     def signatures(self, seqs: list[int]) -> tuple[np.ndarray, np.ndarray, list[str], list[bool]]:
         found = {}
