@@ -161,8 +161,8 @@ def reuters(limit, table):
     minhashes = datasketch_minhashes(texts)
     for threshold in (0.8, 0.5):
         for exact in (True, False):
-            config = DedupConfig(ngram=5, threshold=threshold, containment=1.0, min_size_ratio=1.0,
-                                 exact=exact, lsh_fn_weight=0.95 if exact else 0.7)
+            sharp = {"exact": True, "lsh_fn_weight": 0.95} if exact else {}  # see DedupConfig
+            config = DedupConfig(ngram=5, threshold=threshold, containment=1.0, min_size_ratio=1.0, **sharp)
             ours = {int(a.id): int(a.cluster) for a in cluster(docs, config)}
             recall, precision = pair_scores(ours, long_ids, truth_pairs, threshold)
             bands, rows_ = config.lsh_params
