@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 
 import pytest
 from batch_paths import CRAWL, needs_shared
@@ -22,6 +24,7 @@ FILES = ["cc-2016-50-single-member.wet.gz", "whirlwind.warc.gz", "warcio-example
 def spark():
     from pyspark.sql import SparkSession
 
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # workers import this venv's segmenter
     session = (SparkSession.builder.master("local[2]").appName("segmenter-tests")
                .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
                .config("spark.sql.shuffle.partitions", "2").getOrCreate())
