@@ -109,9 +109,13 @@ def main_region(lengths: list[int]) -> tuple[int, int]:
     Long blocks score positive, short ones slightly negative, so a few short blocks inside the
     article (subheadings, captions) do not split it. Returns (start, end) with end exclusive.
     """
+    return max_sum_span(min(length / REGION_TOKENS, 5.0) - 0.6 for length in lengths)
+
+
+def max_sum_span(scores) -> tuple[int, int]:
+    """(start, end) of the contiguous run with the largest positive sum (Kadane); (0, 0) if none."""
     best, best_span, run, run_start = 0.0, (0, 0), 0.0, 0
-    for i, length in enumerate(lengths):
-        score = min(length / REGION_TOKENS, 5.0) - 0.6
+    for i, score in enumerate(scores):
         if run <= 0:
             run, run_start = score, i
         else:

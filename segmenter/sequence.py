@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from segmenter.article import BODY, LABELS, OTHER, TEASER_BLURB, TEASER_HEADLINE, TITLE
+from segmenter.features import max_sum_span
 
 BODY_PRIOR = 0.5      # p_body above this adds to the region's score, below subtracts
 GAP_BODY_MIN = 0.2    # inside the region, a block needs this much body probability to stay body
@@ -35,15 +36,7 @@ def body_region(p_body: np.ndarray, weights: np.ndarray | None = None) -> tuple[
     scores = p_body - BODY_PRIOR
     if weights is not None:
         scores = scores * weights
-    best, span, run, run_start = 0.0, (0, 0), 0.0, 0
-    for i, score in enumerate(scores):
-        if run <= 0:
-            run, run_start = score, i
-        else:
-            run += score
-        if run > best:
-            best, span = run, (run_start, i + 1)
-    return span
+    return max_sum_span(scores)
 
 
 def region_weights(lengths: list[int]) -> np.ndarray:
