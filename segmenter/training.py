@@ -208,7 +208,7 @@ def _apply_l3s(blocks: list[Block], labels: list[str], l3s: dict) -> None:
 def _apply_links(blocks: list[Block], labels: list[str], links: list[str]) -> None:
     """A block that starts a link to another article is a teaser headline; a block inside such a
     link (after its start), or a longer line right after a headline, is its blurb."""
-    starts = {text for text in links}
+    starts = set(links)
     joined = "\n".join(links)
     for i, block in enumerate(blocks):
         norm = normalise(block.text)
