@@ -2,7 +2,7 @@
 
     Page (decoded, text or HTML)
       -> PageBlocks     text lines, or DOM blocks with structural signals (blocks.py, html.py)
-      -> probabilities  the trained Pipeline: features -> DictVectorizer -> classifier (model.py)
+      -> probabilities  the trained Pipeline: features -> vectorizer -> classifier (model.py)
       -> labels         made coherent over the sequence (sequence.py)
       -> Segmentation   title, paragraphs, teasers, kind (article.py)
 """
@@ -51,8 +51,7 @@ def segment_blocks(blocks: PageBlocks, model: Pipeline | None = None) -> Segment
     # machine (web workers, batch workers) they made one page take 30x longer.
     with _threads().limit(limits=1, user_api="openmp"):
         proba = model.predict_proba([PageBlocks(head, blocks.title_hint)])
-    labels, confidence = coherent_labels(proba, list(model.classes_), [len(b.text) for b in head],
-                                         [b.text for b in head])
+    labels, confidence = coherent_labels(proba, list(model.classes_), [b.text for b in head])
     labeled = [LabeledBlock(b.text, label, float(c), b.start, b.end)
                for b, label, c in zip(head, labels, confidence, strict=True)]
     labeled += [LabeledBlock(b.text, OTHER, 0.0, b.start, b.end) for b in blocks.blocks[MAX_CLASSIFIED_BLOCKS:]]

@@ -46,16 +46,17 @@ def region_weights(lengths: list[int]) -> np.ndarray:
     return np.minimum(np.asarray(lengths, dtype=float), FULL_WEIGHT_CHARS) / FULL_WEIGHT_CHARS + MIN_WEIGHT
 
 
-def coherent_labels(proba: np.ndarray, classes: list[str], lengths: list[int] | None = None,
+def coherent_labels(proba: np.ndarray, classes: list[str],
                     texts: list[str] | None = None) -> tuple[list[str], np.ndarray]:
     """Labels and their confidences for one page, from the classifier's probabilities.
 
-    ``proba`` is (blocks x classes) in the order of ``classes``.
+    ``proba`` is (blocks x classes) in the order of ``classes``; ``texts`` are the blocks' texts
+    (without them, every block weighs the same in the body region and no teasers are paired).
     """
     p = _reorder(proba, classes)
     n = len(p)
     labels = [LABELS[k] for k in p.argmax(axis=1)]
-    weights = region_weights(lengths) if lengths is not None else None
+    weights = region_weights([len(t) for t in texts]) if texts is not None else None
     start, end = body_region(p[:, _INDEX[BODY]], weights)
     for i in range(n):
         inside = start <= i < end

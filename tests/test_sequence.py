@@ -42,7 +42,7 @@ def test_second_of_two_headlines_that_reads_as_a_summary_becomes_the_blurb():
     texts = ["Storm hits the coast", "Thousands are without power after the storm hit the coast overnight...",
              "Body text " * 20, "More body text " * 20]
     rows = [{"teaser_headline": 0.7}, {"teaser_headline": 0.5, "teaser_blurb": 0.3}, {"body": 0.9}, {"body": 0.9}]
-    labels, confidence = coherent_labels(_proba(rows), list(LABELS), [len(t) for t in texts], texts)
+    labels, confidence = coherent_labels(_proba(rows), list(LABELS), texts)
     assert labels[:2] == ["teaser_headline", "teaser_blurb"]
     assert abs(confidence[1] - 0.8) < 1e-9
 
