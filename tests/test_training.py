@@ -1,0 +1,88 @@
+"""Label derivation and the split: the pure parts of training, plus checks on ../shared when present."""
+import json
+from pathlib import Path
+
+import pytest
+
+from segmenter.blocks import PageBlocks, text_blocks
+from segmenter.training import (
+    SHARED,
+    LabeledPage,
+    _apply_human,
+    _apply_links,
+    block_weights,
+    body_labels,
+    cropped,
+    is_article_url,
+    make_split,
+    site_of,
+)
+
+HAVE_SHARED = (SHARED / "corpora" / "segmentation").is_dir()
+DATA = Path(__file__).resolve().parents[1] / "data"
+
+
+def test_site_of_keeps_the_registered_domain():
+    assert site_of("https://www.bbc.co.uk/news/x") == "bbc.co.uk"
+    assert site_of("http://news.example.com/a") == "example.com"
+
+
+def test_article_urls_have_a_slug_or_a_long_id():
+    assert is_article_url("https://example.com/2019/11/19/storm-hits-the-coast/")
+    assert is_article_url("https://example.com/news/1234567.html")
+    assert not is_article_url("https://example.com/world/")
+
+
+def test_body_labels_find_blocks_in_the_truth_and_not_stray_short_words():
+    blocks = text_blocks("Home\nMenu\nSearch\nThe council met today and agreed a plan for the harbour.\n"
+                         "Home\nIt will cost ten million and take two years to build.")
+    truth = "The council met today and agreed a plan for the harbour.\nHome\n" \
+            "It will cost ten million and take two years to build."
+    # "Home" far from the article is a menu item even though the word occurs in the article;
+    # next to article paragraphs it is a (short) body block
+    assert body_labels(blocks, truth) == [False, False, False, True, True, True]
+
+
+def test_links_to_articles_label_teaser_headline_and_blurb():
+    blocks = text_blocks("Storm hits the northern coast overnight\n"
+                         "Thousands were left without power as winds reached 120 km/h on Monday...\n"
+                         "Contact us")
+    labels = ["other"] * 3
+    _apply_links(blocks, labels, ["storm hits the northern coast overnight"])
+    assert labels == ["teaser_headline", "teaser_blurb", "other"]
+
+
+def test_human_labels_follow_the_text_in_order():
+    human = {"blocks": [{"text": "More", "label": "other"}, {"text": "More", "label": "teaser_headline"}]}
+    blocks = text_blocks("More\nSomething new\nMore")
+    assert _apply_human(blocks, human) == ["other", "other", "teaser_headline"]
+
+
+def _page(labels):
+    text = "\n".join(f"line number {i}" for i in range(len(labels)))
+    return LabeledPage("id-1", "scrapinghub", "http://x.com/a", "text", PageBlocks(text_blocks(text)), labels, "")
+
+
+def test_crop_keeps_the_article_and_a_margin_deterministically():
+    labels = ["other"] * 20 + ["title", "body", "body"] + ["other"] * 20
+    first, second = cropped(_page(labels)), cropped(_page(labels))
+    assert first.labels == second.labels
+    assert "title" in first.labels and first.labels.count("body") == 2
+    assert len(first.labels) <= 3 + 2 * 4
+
+
+def test_unsure_headline_like_blocks_weigh_less_on_derived_pages():
+    page = _page(["other", "body"])
+    page.page.blocks[0] = text_blocks("A headline of six words here")[0]
+    weights = block_weights(page, human_ids=set())
+    assert weights[0] < weights[1]
+    assert block_weights(page, human_ids={"id-1"})[0] == block_weights(page, human_ids={"id-1"})[1]
+
+
+@pytest.mark.skipif(not HAVE_SHARED, reason="../shared/corpora/segmentation absent")
+def test_split_is_by_site_reproducible_and_matches_the_shipped_one():
+    split = make_split()
+    assert split == make_split()
+    assert split == json.loads((DATA / "split.json").read_text())
+    for corpus in ("scrapinghub", "l3s-gn1"):
+        assert not set(split[corpus]["train"]) & set(split[corpus]["eval"])
