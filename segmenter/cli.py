@@ -20,7 +20,9 @@ class CLIError(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="segmenter", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="segmenter",
+        description="Split news page dumps into the main article and its teasers; merge duplicate stories.")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(subparsers)
