@@ -249,7 +249,9 @@ def labeled_pages(corpus: str, ids: set[str] | None = None, source: str = TEXT,
     for page in read_pages(corpus, shared):
         if ids is not None and page["id"] not in ids:
             continue
-        html = read_html(corpus, page["html_path"], shared)
+        # Text-dump labels need the HTML only when no person's or L3S's labels exist (for links).
+        needs_html = source == HTML or (page["id"] not in human and page["id"] not in l3s)
+        html = read_html(corpus, page["html_path"], shared) if needs_html else None
         if source == HTML:
             if html is None:
                 continue

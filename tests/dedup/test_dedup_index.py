@@ -134,6 +134,19 @@ def test_short_and_empty_documents_found_their_own_stories(db):
         assert index.storage.check() == []
 
 
+def _run_together(target, arg_tuples: list[tuple]) -> None:
+    """Start one forked process per argument tuple, released at once by a barrier (passed as the
+    last argument); each must exit cleanly within 60 s."""
+    context = multiprocessing.get_context("fork")
+    start = context.Barrier(len(arg_tuples))
+    workers = [context.Process(target=target, args=(*args, start)) for args in arg_tuples]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+        assert worker.exitcode == 0
+
+
 def _writer(path: str, docs: list[tuple[str, str]], start=None) -> None:
     with StoryIndex.open(path) as index:
         if start is not None:
@@ -151,14 +164,7 @@ def test_four_processes_writing_concurrently_lose_nothing_and_split_no_story(db,
             kind = ("dateline", "footer", "noise", "drop")[k % 4]
             docs.append((f"{story['id']}-{k}", variant(story["text"], kind, seed=k)))
     shares = [docs[i::4] for i in range(4)]  # every process gets copies of every story
-    context = multiprocessing.get_context("fork")
-    start = context.Barrier(4)
-    workers = [context.Process(target=_writer, args=(db, share, start)) for share in shares]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(60)
-        assert worker.exitcode == 0
+    _run_together(_writer, [(db, share) for share in shares])
     with StoryIndex.open(db) as index:
         assert index.count() == (len(docs), len(stories))
         pages, _ = index.stories(limit=100)
@@ -252,16 +258,8 @@ def _open_and_add(path: str, doc_id: str, text: str, start) -> None:
 
 
 def test_four_processes_creating_the_same_new_store_at_once(db, stories):
-    context = multiprocessing.get_context("fork")
-    start = context.Barrier(4)
     texts = [variant(stories[5]["text"], "dateline", i) for i in range(4)]
-    workers = [context.Process(target=_open_and_add, args=(db, f"copy-{i}", text, start))
-               for i, text in enumerate(texts)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(60)
-        assert worker.exitcode == 0
+    _run_together(_open_and_add, [(db, f"copy-{i}", text) for i, text in enumerate(texts)])
     with StoryIndex.open(db) as index:
         assert index.count() == (4, 1)
         assert index.storage.check() == []
