@@ -5,31 +5,42 @@ it is link text), then context: the same properties of its neighbours and where 
 the page's main text region. Nothing assumes English or whitespace tokenisation: tokens are ``\\w+``
 runs, and CJK runs count per character (their words are not space-separated).
 
-``BlockFeaturizer`` is a scikit-learn transformer: ``X`` is a list of pages, each a list of
-``Block``; it returns one feature dict per block, all pages concatenated (so the rows line up with
-``y`` from ``training.py``).
+Features are computed a page at a time, as columns (one numpy array per feature, one value per
+block), because segmenting must cost a few milliseconds a page: character classes come from one
+table lookup over the whole page, regular expressions run once over the page's joined text, and
+the token statistics (cohesion, the title's echo in the paragraphs) are set operations on integer
+arrays of (block, token) pairs.
+
+``BlockFeaturizer`` is a scikit-learn transformer: ``X`` is a list of pages (``PageBlocks`` or lists
+of ``Block``); it returns one column dict per page. ``ColumnVectorizer`` stacks those into the
+matrix the classifier reads, its rows the blocks of all pages in order (lining up with ``y`` from
+``training.py``), its columns the feature names seen in training.
 """
 from __future__ import annotations
 
-import math
 import re
 from collections import Counter
+from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.feature_extraction import DictVectorizer
 
 from segmenter.blocks import Block, PageBlocks
 
+Columns = dict[str, np.ndarray]
+
 _WORD = re.compile(r"\w+")
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+_CJK_RANGES = ((0x3040, 0x30ff), (0x3400, 0x4dbf), (0x4e00, 0x9fff), (0xac00, 0xd7af), (0xf900, 0xfaff))
 _SENTENCE_END = re.compile(r"[.!?。！？](?:[\"'”’»)\]]*)(?:\s|$)")
 _TERMINAL = ".!?。！？:;\"'”’»)"
-_SEPARATORS = re.compile(r"[|•·»›/]")
+_HEADLINE_END = ".!?。！？:"  # a block ending in one of these reads as a sentence, not a headline
+_SEPARATOR_CHARS = "|•·»›/"
 _URL = re.compile(r"https?://|www\.|@\w+\.\w+")
 _TIME_OR_DATE = re.compile(r"\b\d{1,2}:\d{2}\b|\b(?:19|20)\d{2}\b|\b\d{1,2}[./-]\d{1,2}[./-]\d{2,4}\b")
+_COPYRIGHT = re.compile(r"©|copyright", re.IGNORECASE)
 
 # Neighbour offsets whose features are copied in, and the properties copied (the cheap, telling ones).
 NEIGHBOUR_OFFSETS = (-2, -1, 1, 2)
@@ -46,12 +57,17 @@ COHESION_WINDOW = 3
 # A headline has this many tokens (min, max); a paragraph echoes it with this many shared content tokens.
 HEADLINE_TOKENS = (3, 30)
 ECHO_MIN_TOKENS = 2
+CUE_MAX_TOKENS = 6  # list headers ("Related Articles", "Most read") are short
+MAX_DISTANCE = 200  # distances (to the region, to the title candidate) are clipped here, then logged
 # Hint words (class/id of HTML ancestors) kept as features; others are too site-specific to learn from.
 HINT_WORDS = frozenset(
     "article body content story text main post entry related teaser promo recommend more popular "
     "trending nav menu header footer sidebar aside widget share social comment comments caption "
     "byline author date time meta tag tags breadcrumb ad ads advert sponsor newsletter subscribe "
     "title headline heading summary lead intro list item card grid rail module".split())
+
+# Character classes, as bits of one lookup table over the Basic Multilingual Plane.
+ALPHA, UPPER, DIGIT, SPACE, CJK, SEPARATOR = 1, 2, 4, 8, 16, 32
 
 
 @lru_cache(maxsize=1)
@@ -61,10 +77,30 @@ def cue_words() -> frozenset[str]:
     return frozenset(w.strip() for w in text.splitlines() if w.strip() and not w.startswith("#"))
 
 
+@lru_cache(maxsize=1)
+def char_classes() -> np.ndarray:
+    """Class bits of every BMP character (built once, about 30 ms). Characters beyond the BMP
+    (emoji, rare CJK) map to the last entry, a non-character with no class."""
+    chars = [chr(code) for code in range(0x10000)]
+    table = np.zeros(0x10000, dtype=np.uint8)
+    table[[c.isalpha() for c in chars]] |= ALPHA
+    table[[c.isupper() for c in chars]] |= UPPER
+    table[[c.isdigit() for c in chars]] |= DIGIT
+    table[[c.isspace() for c in chars]] |= SPACE
+    for low, high in _CJK_RANGES:
+        table[low:high + 1] |= CJK
+    table[[ord(c) for c in _SEPARATOR_CHARS]] |= SEPARATOR
+    table[0xFFFF] = 0
+    return table
+
+
 def tokens(text: str) -> list[str]:
     """Lower-cased word tokens; CJK runs are split into single characters."""
+    words = _WORD.findall(text.lower())
+    if not _CJK.search(text):
+        return words
     out: list[str] = []
-    for word in _WORD.findall(text.lower()):
+    for word in words:
         if _CJK.search(word):
             out.extend(word)
         else:
@@ -72,38 +108,63 @@ def tokens(text: str) -> list[str]:
     return out
 
 
-def text_features(text: str, toks: list[str] | None = None) -> dict[str, float]:
-    """Features of one block's text alone (``toks``: its ``tokens()``, if already made)."""
-    n = len(text)
-    toks = tokens(text) if toks is None else toks
-    letters = sum(map(str.isalpha, text))
-    upper = sum(map(str.isupper, text))
-    digits = sum(map(str.isdigit, text))
-    words = text.split()
-    capitalised = sum(map(str.isupper, (w[0] for w in words)))
-    stripped = text.rstrip()
-    lowered = text.lower()
-    cue = sum(w in cue_words() for w in _WORD.findall(lowered)) if len(toks) <= 6 else 0
-    return {
-        "log_chars": math.log1p(n),
-        "log_tokens": math.log1p(len(toks)),
-        "alpha_ratio": letters / n if n else 0.0,
-        "digit_ratio": digits / n if n else 0.0,
-        "upper_ratio": upper / letters if letters else 0.0,
-        "title_case": capitalised / len(words) if words else 0.0,
-        "sentences": math.log1p(len(_SENTENCE_END.findall(text))),
-        "ends_terminal": float(stripped[-1:] in _TERMINAL) if stripped else 0.0,
-        "ends_ellipsis": float(stripped.endswith(("...", "…"))),
-        "separators": math.log1p(len(_SEPARATORS.findall(text))),
-        "has_url": float(bool(_URL.search(text))),
-        "date_like": float(bool(_TIME_OR_DATE.search(text))),
-        "copyright": float("©" in text or "copyright" in lowered),
-        "cue": float(cue),
-        "cjk": float(bool(_CJK.search(text))),
-    }
+def text_features(text: str) -> dict[str, float]:
+    """Features of one block's text alone (a convenience over ``text_columns``)."""
+    return {name: float(values[0]) for name, values in text_columns([text]).items()}
 
 
-def main_region(lengths: list[int]) -> tuple[int, int]:
+def text_columns(texts: list[str], page_tokens: list[list[str]] | None = None) -> Columns:
+    """Features of each block's text alone, as columns. ``page_tokens``: the blocks' ``tokens()``."""
+    n = len(texts)
+    page_tokens = [tokens(t) for t in texts] if page_tokens is None else page_tokens
+    joined = "\n".join(texts)
+    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=n)
+    starts = np.zeros(n, dtype=np.int64)
+    np.cumsum(lengths[:-1] + 1, out=starts[1:])
+    codes = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype="<u4")
+    classes = char_classes()[np.minimum(codes, 0xFFFF)]
+    is_space = (classes & SPACE) > 0
+    # A word starts at a non-space character after a space; the "\n" joints keep blocks apart.
+    word_start = ~is_space & np.concatenate(([True], is_space[:-1]))
+
+    def per_block(mask: np.ndarray) -> np.ndarray:
+        total = np.concatenate(([0], np.cumsum(mask, dtype=np.int64)))
+        return (total[starts + lengths] - total[starts]).astype(float)
+
+    def matches(pattern: re.Pattern) -> np.ndarray:
+        positions = [m.start() for m in pattern.finditer(joined)]
+        block = np.searchsorted(starts, positions, side="right") - 1
+        return np.bincount(block, minlength=n).astype(float)
+
+    letters = per_block((classes & ALPHA) > 0)
+    upper = per_block((classes & UPPER) > 0)
+    words = per_block(word_start)
+    chars = lengths.astype(float)
+    stripped_ends = [t.rstrip()[-3:] for t in texts]
+    cues = cue_words()
+    token_counts = np.fromiter(map(len, page_tokens), dtype=float, count=n)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return {
+            "log_chars": np.log1p(chars),
+            "log_tokens": np.log1p(token_counts),
+            "alpha_ratio": np.where(chars > 0, letters / chars, 0.0),
+            "digit_ratio": np.where(chars > 0, per_block((classes & DIGIT) > 0) / chars, 0.0),
+            "upper_ratio": np.where(letters > 0, upper / letters, 0.0),
+            "title_case": np.where(words > 0, per_block(word_start & ((classes & UPPER) > 0)) / words, 0.0),
+            "sentences": np.log1p(matches(_SENTENCE_END)),
+            "ends_terminal": np.array([float(end[-1:] in _TERMINAL) if end else 0.0 for end in stripped_ends]),
+            "ends_ellipsis": np.array([float(end.endswith(("...", "…"))) for end in stripped_ends]),
+            "separators": np.log1p(per_block((classes & SEPARATOR) > 0)),
+            "has_url": np.minimum(matches(_URL), 1.0),
+            "date_like": np.minimum(matches(_TIME_OR_DATE), 1.0),
+            "copyright": np.minimum(matches(_COPYRIGHT), 1.0),
+            "cue": np.array([float(sum(t in cues for t in toks)) if len(toks) <= CUE_MAX_TOKENS else 0.0
+                             for toks in page_tokens]),
+            "cjk": np.minimum(per_block((classes & CJK) > 0), 1.0),
+        }
+
+
+def main_region(lengths) -> tuple[int, int]:
     """The contiguous run of blocks with the most long-block weight (Kadane's maximum subarray).
 
     Long blocks score positive, short ones slightly negative, so a few short blocks inside the
@@ -125,183 +186,251 @@ def max_sum_span(scores) -> tuple[int, int]:
     return best_span
 
 
-def page_features(blocks: list[Block], title_hint: str | None = None) -> list[dict[str, float]]:
-    """Feature dicts for every block of one page, with neighbour and page context.
+@dataclass(frozen=True)
+class PageTokens:
+    """A page's tokens as integer arrays: every distinct (block, token) pair, sorted by block, then
+    token id; set operations between blocks become array operations on these pairs."""
 
-    ``title_hint`` is the title an HTML page announces about itself (``<title>``, ``og:title``);
-    sites append their name to it, so it is compared by the share of the block's tokens it holds.
-    """
-    toks = [tokens(b.text) for b in blocks]
-    own = [text_features(b.text, t) for b, t in zip(blocks, toks, strict=True)]
-    for feats, block in zip(own, blocks, strict=True):
-        feats.update(_structure_features(block))
-    n = len(blocks)
-    start, end = main_region([len(t) for t in toks])
-    region_vocab = Counter(t for toks_i in toks[start:end] for t in set(toks_i))
-    counts = Counter(b.text for b in blocks)
-    max_chars = max((len(b.text) for b in blocks), default=1)
-    content = content_token_sets(toks)
-    cohesion = topical_cohesion(toks, content)
-    support = headline_support(toks, content)
-    anchor = max(range(n), key=lambda j: (support[j], -j)) if n and max(support) > 0 else None
-    anchor_tokens = content[anchor] if anchor is not None else set()
-    window_cohesion = _window_mean(cohesion, COHESION_WINDOW)
-    for feats, value in zip(own, cohesion, strict=True):
-        feats["cohesion"] = value
-    hint_tokens = set(tokens(title_hint)) if title_hint else set()
-    rows = []
-    for i, feats in enumerate(own):
-        row = dict(feats)
-        row["rel_pos"] = i / n
-        row["headline_support"] = math.log1p(support[i])
-        row["is_anchor"] = float(i == anchor)
-        row["after_anchor"] = _clipped_log_distance(i - anchor) if anchor is not None and i > anchor else 0.0
-        row["before_anchor"] = _clipped_log_distance(anchor - i) if anchor is not None and i < anchor else 0.0
-        row["anchor_echo"] = (len(content[i] & anchor_tokens) / len(anchor_tokens)
-                              if anchor_tokens and i != anchor else 0.0)
-        row["chars_vs_max"] = len(blocks[i].text) / max_chars
-        row["repeated"] = float(counts[blocks[i].text] > 1)
-        row["in_region"] = float(start <= i < end)
-        row["before_region"] = _clipped_log_distance(start - i) if i < start else 0.0
-        row["after_region"] = _clipped_log_distance(i - end + 1) if i >= end else 0.0
-        row["region_overlap"] = _overlap(toks[i], region_vocab, inside=start <= i < end)
-        row["window_cohesion"] = window_cohesion[i]
-        if i > 0:
-            # a blurb is longer and more sentence-like than the headline right above it
-            row["longer_than_previous"] = feats["log_chars"] - own[i - 1]["log_chars"]
-            row["previous_headline_like"] = float(_headline_like(toks[i - 1], blocks[i - 1].text))
-        if hint_tokens and toks[i]:
-            row["in_title_hint"] = len(set(toks[i]) & hint_tokens) / len(set(toks[i]))
-        for offset in NEIGHBOUR_OFFSETS:
-            j = i + offset
-            prefix = f"n{offset:+d}_"
-            if 0 <= j < n:
-                for key in NEIGHBOUR_KEYS:
-                    if key in own[j]:
-                        row[prefix + key] = own[j][key]
-            else:
-                row[prefix + "missing"] = 1.0
-        rows.append(row)
-    return rows
+    vocabulary: list[str]
+    counts: np.ndarray       # tokens per block (with repeats)
+    pair_block: np.ndarray   # block of each distinct (block, token) pair
+    pair_token: np.ndarray   # token id of each pair
+    content: np.ndarray      # per pair: a content token (see content_pairs)
+
+    @classmethod
+    def from_tokens(cls, page_tokens: list[list[str]]) -> PageTokens:
+        ids: dict[str, int] = {}
+        flat = [ids.setdefault(t, len(ids)) for toks in page_tokens for t in toks]
+        n, size = len(page_tokens), max(len(ids), 1)
+        counts = np.fromiter(map(len, page_tokens), dtype=np.int64, count=n)
+        keys = np.unique(np.repeat(np.arange(n, dtype=np.int64), counts) * size + np.array(flat, dtype=np.int64))
+        pair_block, pair_token = np.divmod(keys, size)
+        vocabulary = list(ids)
+        return cls(vocabulary, counts, pair_block, pair_token,
+                   content_pairs(vocabulary, pair_block, pair_token, n))
+
+    @property
+    def n_blocks(self) -> int:
+        return len(self.counts)
+
+    def per_block(self, pair_values: np.ndarray) -> np.ndarray:
+        """Sum of a per-pair quantity for each block."""
+        return np.bincount(self.pair_block, weights=pair_values, minlength=self.n_blocks)
+
+    def content_sets(self) -> list[set[str]]:
+        """Per block, its content tokens as strings (for inspection and tests)."""
+        sets: list[set[str]] = [set() for _ in range(self.n_blocks)]
+        for block, token in zip(self.pair_block[self.content], self.pair_token[self.content], strict=True):
+            sets[block].add(self.vocabulary[token])
+        return sets
 
 
-def content_token_sets(page_tokens: list[list[str]]) -> list[set[str]]:
-    """Per block, its distinct content tokens: at least ``CONTENT_TOKEN_CHARS`` characters (CJK
-    characters always count) and not in more than ``COMMON_TOKEN_SHARE`` of the page's blocks
+def content_pairs(vocabulary: list[str], pair_block: np.ndarray, pair_token: np.ndarray, n_blocks: int) -> np.ndarray:
+    """Which (block, token) pairs hold a content token: at least ``CONTENT_TOKEN_CHARS`` characters
+    (CJK characters always count) and not in more than ``COMMON_TOKEN_SHARE`` of the page's blocks
     (function words, the site's name)."""
-    sets = [{t for t in toks if len(t) >= CONTENT_TOKEN_CHARS or _CJK.match(t)} for toks in page_tokens]
-    df = Counter(t for s in sets for t in s)
-    limit = max(COMMON_TOKEN_MIN_BLOCKS, COMMON_TOKEN_SHARE * len(page_tokens))
-    return [{t for t in s if df[t] <= limit} for s in sets]
+    if not vocabulary:
+        return np.zeros(0, dtype=bool)
+    long_enough = np.array([len(t) >= CONTENT_TOKEN_CHARS or bool(_CJK.match(t)) for t in vocabulary], dtype=bool)
+    candidate = long_enough[pair_token]
+    blocks_with = np.bincount(pair_token[candidate], minlength=len(vocabulary))
+    limit = max(COMMON_TOKEN_MIN_BLOCKS, COMMON_TOKEN_SHARE * n_blocks)
+    return candidate & (blocks_with[pair_token] <= limit)
 
 
-def headline_support(page_tokens: list[list[str]], content: list[set[str]]) -> list[int]:
+def headline_support(page: PageTokens) -> np.ndarray:
     """Per headline-sized block, how many long blocks further down (not the next one) echo at
     least ``ECHO_MIN_TOKENS`` of its content tokens. The article's own title is echoed by its
     paragraphs; a teaser headline only by its own blurb, which sits right after it."""
-    long_blocks = [j for j, toks in enumerate(page_tokens) if len(toks) >= REGION_TOKENS]
-    support = [0] * len(page_tokens)
-    for i, toks in enumerate(page_tokens):
-        if not HEADLINE_TOKENS[0] <= len(toks) <= HEADLINE_TOKENS[1] or len(content[i]) < ECHO_MIN_TOKENS:
-            continue
-        support[i] = sum(len(content[i] & content[j]) >= ECHO_MIN_TOKENS for j in long_blocks if j >= i + 2)
-    return support
+    n = page.n_blocks
+    block, token = page.pair_block[page.content], page.pair_token[page.content]
+    content_size = np.bincount(block, minlength=n)
+    is_head = ((page.counts >= HEADLINE_TOKENS[0]) & (page.counts <= HEADLINE_TOKENS[1])
+               & (content_size >= ECHO_MIN_TOKENS))
+    head_block, head_token = block[is_head[block]], token[is_head[block]]
+    long_pairs = page.counts[block] >= REGION_TOKENS
+    by_token = np.argsort(token[long_pairs], kind="stable")
+    long_block, long_token = block[long_pairs][by_token], token[long_pairs][by_token]
+    # Join the head pairs with the long pairs on the token: one row per (head, long block, token).
+    first = np.searchsorted(long_token, head_token, side="left")
+    count = np.searchsorted(long_token, head_token, side="right") - first
+    rows = np.repeat(np.arange(len(head_block)), count)
+    offsets = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
+    heads, longs = head_block[rows], long_block[np.repeat(first, count) + offsets]
+    below = longs >= heads + 2
+    pairs, shared = np.unique(heads[below] * n + longs[below], return_counts=True)
+    return np.bincount(pairs[shared >= ECHO_MIN_TOKENS] // n, minlength=n).astype(float)
 
 
-def topical_cohesion(page_tokens: list[list[str]], content: list[set[str]]) -> list[float]:
+def topical_cohesion(page: PageTokens) -> np.ndarray:
     """Per block, the share of its content tokens that recur in a long block elsewhere on the page
     (not its direct neighbours). Paragraphs of one article keep naming the same people and places;
-    a teaser's blurb shares words only with its own headline, and so scores low.
+    a teaser's blurb shares words only with its own headline, and so scores low."""
+    n = page.n_blocks
+    block, token = page.pair_block[page.content], page.pair_token[page.content]
+    if not len(block):
+        return np.zeros(n)
+    is_long = page.counts >= REGION_TOKENS
+    size = max(len(page.vocabulary), 1)
+    long_blocks_with = np.bincount(token[is_long[block]], minlength=size)
+    # Long blocks holding the token among the block itself and its two neighbours do not count.
+    keys = block * size + token  # sorted, as the pairs are
+    nearby = np.zeros(len(block), dtype=np.int64)
+    for offset in (-1, 0, 1):
+        neighbour = block + offset
+        valid = (neighbour >= 0) & (neighbour < n)
+        wanted = np.where(valid, neighbour, 0) * size + token
+        found = keys[np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)] == wanted
+        nearby += valid & found & is_long[np.where(valid, neighbour, 0)]
+    hits = np.bincount(block, weights=(long_blocks_with[token] - nearby) > 0, minlength=n)
+    total = np.bincount(block, minlength=n)
+    return np.divide(hits, total, out=np.zeros(n), where=total > 0)
 
+
+def page_features(blocks: list[Block], title_hint: str | None = None) -> Columns:
+    """Feature columns for the blocks of one page, with neighbour and page context.
+
+    ``title_hint`` is the title an HTML page announces about itself (``<title>``, ``og:title``);
+    sites append their name to it, so it is compared by the share of the block's tokens it holds.
+    A column absent from a page (``in_title_hint`` without a hint, HTML signals on plain text)
+    reads as 0, as in scikit-learn's DictVectorizer.
     """
-    where: dict[str, list[int]] = {}
-    for j, toks in enumerate(page_tokens):
-        if len(toks) >= REGION_TOKENS:
-            for t in content[j]:
-                where.setdefault(t, []).append(j)
-    out = []
-    for i, tokens_i in enumerate(content):
-        if not tokens_i:
-            out.append(0.0)
-            continue
-        hits = sum(any(abs(j - i) >= 2 for j in where.get(t, ())) for t in tokens_i)
-        out.append(hits / len(tokens_i))
-    return out
-
-
-def _window_mean(values: list[float], radius: int) -> list[float]:
-    n = len(values)
-    prefix = [0.0]
-    for v in values:
-        prefix.append(prefix[-1] + v)
-    out = []
-    for i in range(n):
-        lo, hi = max(0, i - radius), min(n, i + radius + 1)
-        out.append((prefix[hi] - prefix[lo]) / (hi - lo))
-    return out
-
-
-def _headline_like(block_tokens: list[str], text: str) -> bool:
-    """Headline-sized, and not ending like a sentence."""
-    return HEADLINE_TOKENS[0] <= len(block_tokens) <= HEADLINE_TOKENS[1] and text.rstrip()[-1:] not in ".!?。！？:"
-
-
-def _structure_features(block: Block) -> dict[str, float]:
-    """HTML signals; plain-text blocks have none (DictVectorizer treats absent keys as 0)."""
-    if block.tag is None:
+    n = len(blocks)
+    if not n:
         return {}
-    feats = {"is_html": 1.0, "link_density": block.link_density or 0.0, f"tag={block.tag}": 1.0,
-             "depth": math.log1p(block.depth or 0)}
-    for word in set((block.hints or "").split()) & HINT_WORDS:
-        feats[f"hint={word}"] = 1.0
-    return feats
+    texts = [b.text for b in blocks]
+    page_tokens = [tokens(t) for t in texts]
+    cols = text_columns(texts, page_tokens)
+    cols.update(_structure_columns(blocks))
+    page = PageTokens.from_tokens(page_tokens)
+    counts = page.counts
+    index = np.arange(n)
+    distinct = np.bincount(page.pair_block, minlength=n).astype(float)
+
+    start, end = main_region(counts.tolist())
+    in_region = (index >= start) & (index < end)
+    # Share of a block's distinct tokens that recur in the main region (how a title relates to its
+    # body). A block inside the region would match itself, so there it needs two region blocks.
+    region_vocab = np.bincount(page.pair_token[in_region[page.pair_block]], minlength=len(page.vocabulary))
+    recurs = region_vocab[page.pair_token] >= np.where(in_region[page.pair_block], 2, 1)
+    cols["region_overlap"] = np.divide(page.per_block(recurs), distinct, out=np.zeros(n), where=distinct > 0)
+    cols["in_region"] = in_region.astype(float)
+    cols["before_region"] = np.where(index < start, _log_distance(start - index), 0.0)
+    cols["after_region"] = np.where(index >= end, _log_distance(index - end + 1), 0.0)
+
+    cohesion = topical_cohesion(page)
+    cols["cohesion"] = cohesion
+    cols["window_cohesion"] = _window_mean(cohesion, COHESION_WINDOW)
+
+    # The title candidate ("anchor"): the headline-sized block its paragraphs echo most.
+    support = headline_support(page)
+    cols["headline_support"] = np.log1p(support)
+    if support.max() > 0:
+        anchor = int(np.argmax(support))
+        anchor_tokens = np.zeros(max(len(page.vocabulary), 1), dtype=bool)
+        anchor_tokens[page.pair_token[page.content & (page.pair_block == anchor)]] = True
+        echo = page.per_block(page.content & anchor_tokens[page.pair_token])
+        cols["anchor_echo"] = np.where(index != anchor, echo / anchor_tokens.sum(), 0.0)
+        cols["is_anchor"] = (index == anchor).astype(float)
+        cols["after_anchor"] = np.where(index > anchor, _log_distance(index - anchor), 0.0)
+        cols["before_anchor"] = np.where(index < anchor, _log_distance(anchor - index), 0.0)
+
+    lengths = np.fromiter(map(len, texts), dtype=float, count=n)
+    cols["rel_pos"] = index / n
+    cols["chars_vs_max"] = lengths / max(lengths.max(), 1.0)
+    repeats = Counter(texts)
+    cols["repeated"] = np.array([float(repeats[t] > 1) for t in texts])
+    # A blurb is longer and more sentence-like than the headline right above it.
+    headline_like = ((counts >= HEADLINE_TOKENS[0]) & (counts <= HEADLINE_TOKENS[1])
+                     & np.array([t.rstrip()[-1:] not in _HEADLINE_END for t in texts]))
+    cols["longer_than_previous"] = np.concatenate(([0.0], np.diff(cols["log_chars"])))
+    cols["previous_headline_like"] = np.concatenate(([0.0], headline_like[:-1].astype(float)))
+    if title_hint:
+        hint_tokens = set(tokens(title_hint))
+        in_hint = np.array([t in hint_tokens for t in page.vocabulary], dtype=bool)[page.pair_token]
+        cols["in_title_hint"] = np.divide(page.per_block(in_hint), distinct, out=np.zeros(n), where=distinct > 0)
+    for offset in NEIGHBOUR_OFFSETS:
+        prefix = f"n{offset:+d}_"
+        for key in NEIGHBOUR_KEYS:
+            if key in cols:
+                cols[prefix + key] = _shifted(cols[key], offset)
+        cols[prefix + "missing"] = ((index + offset < 0) | (index + offset >= n)).astype(float)
+    return cols
 
 
-def _clipped_log_distance(distance: int) -> float:
-    return math.log1p(min(distance, 200))
+def _shifted(values: np.ndarray, offset: int) -> np.ndarray:
+    """``out[i] = values[i + offset]``, 0 where that falls outside the page."""
+    out = np.zeros_like(values)
+    if offset > 0:
+        out[:-offset] = values[offset:]
+    else:
+        out[-offset:] = values[:offset]
+    return out
 
 
-def _overlap(block_tokens: list[str], region_vocab: Counter, inside: bool) -> float:
-    """Share of a block's distinct tokens that recur in the main region (how a title relates to
-    its body). A block inside the region would match itself, so its own count is discounted."""
-    distinct = set(block_tokens)
-    if not distinct:
-        return 0.0
-    minimum = 2 if inside else 1
-    return sum(region_vocab[t] >= minimum for t in distinct) / len(distinct)
+def _window_mean(values: np.ndarray, radius: int) -> np.ndarray:
+    n = len(values)
+    total = np.concatenate(([0.0], np.cumsum(values)))
+    lo = np.maximum(np.arange(n) - radius, 0)
+    hi = np.minimum(np.arange(n) + radius + 1, n)
+    return (total[hi] - total[lo]) / (hi - lo)
+
+
+def _log_distance(distance: np.ndarray) -> np.ndarray:
+    return np.log1p(np.minimum(np.maximum(distance, 0), MAX_DISTANCE))
+
+
+def _structure_columns(blocks: list[Block]) -> Columns:
+    """HTML signals; plain-text blocks have none. Tag and hint words become one-hot columns."""
+    if blocks[0].tag is None:
+        return {}
+    n = len(blocks)
+    cols: Columns = {
+        "is_html": np.ones(n),
+        "link_density": np.array([b.link_density or 0.0 for b in blocks]),
+        "depth": np.log1p([b.depth or 0 for b in blocks]),
+    }
+    for i, block in enumerate(blocks):
+        names = [f"tag={block.tag}"] + [f"hint={w}" for w in set((block.hints or "").split()) & HINT_WORDS]
+        for name in names:
+            if name not in cols:
+                cols[name] = np.zeros(n)
+            cols[name][i] = 1.0
+    return cols
 
 
 class BlockFeaturizer(BaseEstimator, TransformerMixin):
-    """Pages (``PageBlocks``, or plain lists of Blocks) -> one feature dict per block, pages
-    concatenated."""
+    """Pages (``PageBlocks``, or plain lists of Blocks) -> one column dict per page."""
 
     def fit(self, X, y=None):  # noqa: N803 (scikit-learn's naming)
         return self
 
-    def transform(self, X):  # noqa: N803
-        rows: list[dict[str, float]] = []
-        for page in X:
-            if isinstance(page, PageBlocks):
-                rows.extend(page_features(page.blocks, page.title_hint))
-            else:
-                rows.extend(page_features(page))
-        return rows
+    def transform(self, X) -> list[Columns]:  # noqa: N803
+        return [page_features(page.blocks, page.title_hint) if isinstance(page, PageBlocks) else page_features(page)
+                for page in X]
 
 
-class FastDictVectorizer(DictVectorizer):
-    """DictVectorizer with a dense ``transform`` that costs one dict lookup per value.
+class ColumnVectorizer(BaseEstimator, TransformerMixin):
+    """Column dicts (one per page) -> one dense matrix: a row per block, pages in order; a column per
+    feature name seen in ``fit``, sorted. A name missing from a page reads as 0 and a name unseen in
+    ``fit`` is ignored (DictVectorizer's conventions, at the cost of one copy per column)."""
 
-    scikit-learn's own transform builds a sparse matrix through Python-level index lists and was
-    the largest single cost of segmenting a page; fitting, the vocabulary and the output are the
-    same (dense, ``sparse=False``), only faster. Unknown feature names are ignored, as there.
-    """
+    def fit(self, X, y=None):  # noqa: N803
+        self.feature_names_ = sorted({name for page in X for name in page})
+        self.vocabulary_ = {name: j for j, name in enumerate(self.feature_names_)}
+        return self
 
-    def transform(self, X):  # noqa: N803
-        vocabulary = self.vocabulary_
-        out = np.zeros((len(X), len(vocabulary)), dtype=self.dtype)
-        for i, row in enumerate(X):
-            for name, value in row.items():
-                j = vocabulary.get(name)
+    def transform(self, X) -> np.ndarray:  # noqa: N803
+        sizes = [len(next(iter(page.values()))) if page else 0 for page in X]
+        out = np.zeros((sum(sizes), len(self.feature_names_)))
+        row = 0
+        for page, size in zip(X, sizes, strict=True):
+            for name, values in page.items():
+                j = self.vocabulary_.get(name)
                 if j is not None:
-                    out[i, j] = value
+                    out[row:row + size, j] = values
+            row += size
         return out
+
+    def get_feature_names_out(self, input_features=None) -> np.ndarray:
+        return np.array(self.feature_names_, dtype=object)

@@ -344,7 +344,7 @@ def train(out_dir: Path, shared: Path = SHARED, random_state: int | None = None)
         for label in p.labels:
             counts[label] = counts.get(label, 0) + 1
     manifest = {
-        "model": "segmenter block classifier (BlockFeaturizer -> DictVectorizer -> "
+        "model": "segmenter block classifier (BlockFeaturizer -> ColumnVectorizer -> "
                  "HistGradientBoostingClassifier) + sequence step",
         "random_state": seed,
         "sources": [

@@ -1,7 +1,10 @@
+import numpy as np
+
 from segmenter.blocks import Block, PageBlocks, text_blocks
 from segmenter.features import (
     BlockFeaturizer,
-    content_token_sets,
+    ColumnVectorizer,
+    PageTokens,
     headline_support,
     main_region,
     page_features,
@@ -43,8 +46,7 @@ def test_headline_support_finds_the_title_its_paragraphs_echo():
              "Ticket prices",
              "The mayor said the bridge over the Thames will carry ten thousand people a day from next week on.",
              "Engineers built the bridge in two years; the mayor thanked them and the river authority."]
-    toks = [tokens(line) for line in lines]
-    support = headline_support(toks, content_token_sets(toks))
+    support = headline_support(PageTokens.from_tokens([tokens(line) for line in lines]))
     assert support[0] == 2 and support[1] == 0
 
 
@@ -53,27 +55,62 @@ def test_cohesion_is_high_for_paragraphs_of_one_story():
              "Unrelated teaser about vaccines and the weather in Canada this winter season, read more",
              "In Sochi, Putin promised Lukashenko loans and said Minsk should settle the protests alone.",
              "Another paragraph: the Kremlin said Putin and Lukashenko agreed on loans for Minsk."]
-    toks = [tokens(line) for line in lines]
-    cohesion = topical_cohesion(toks, content_token_sets(toks))
+    cohesion = topical_cohesion(PageTokens.from_tokens([tokens(line) for line in lines]))
     assert cohesion[2] > 0.5 > cohesion[1]
 
 
-def test_page_features_rows_line_up_with_blocks_and_use_neighbours():
+def test_content_tokens_drop_short_and_page_wide_words():
+    lines = ["the site news"] * 9 + ["Lukashenko met Putin in the Sochi resort"]
+    content = PageTokens.from_tokens([tokens(line) for line in lines]).content_sets()
+    # "site" and "news" are in 9 of 10 blocks (furniture); "the", "met", "in" are short
+    assert content[-1] == {"lukashenko", "putin", "sochi", "resort"}
+    assert content[0] == set()
+
+
+def test_page_features_columns_line_up_with_blocks_and_use_neighbours():
     blocks = text_blocks("Title here\nA long paragraph of text that goes on. And on.\nFooter")
-    rows = page_features(blocks)
-    assert len(rows) == 3
-    assert "n-1_missing" in rows[0] and "n+1_log_chars" in rows[0]
-    assert rows[1]["n-1_log_chars"] == rows[0]["log_chars"]
+    cols = page_features(blocks)
+    assert all(len(values) == 3 for values in cols.values())
+    assert cols["n-1_missing"].tolist() == [1.0, 0.0, 0.0]
+    assert cols["n+1_log_chars"][0] == cols["log_chars"][1]
+    assert cols["n-1_log_chars"][1] == cols["log_chars"][0]
 
 
 def test_title_hint_feature_only_for_pages_that_have_one():
     blocks = text_blocks("Bridge opens\nThe bridge opened today, said the mayor.")
     with_hint = page_features(blocks, "Bridge opens | The Daily Paper")
-    assert with_hint[0]["in_title_hint"] == 1.0
-    assert "in_title_hint" not in page_features(blocks)[0]
+    assert with_hint["in_title_hint"][0] == 1.0
+    assert "in_title_hint" not in page_features(blocks)
 
 
-def test_featurizer_concatenates_pages_and_accepts_plain_lists():
+def test_html_blocks_get_structure_columns_text_blocks_none():
+    html = [Block("Home", 0, 4, link_density=1.0, tag="a", depth=3, hints="nav menu x1"),
+            Block("Story text here.", 5, 20, link_density=0.0, tag="p", depth=5, hints="article-body")]
+    cols = page_features(html)
+    assert cols["tag=a"].tolist() == [1.0, 0.0] and cols["tag=p"].tolist() == [0.0, 1.0]
+    assert cols["hint=nav"].tolist() == [1.0, 0.0] and "hint=x1" not in cols
+    assert cols["link_density"].tolist() == [1.0, 0.0]
+    assert "is_html" not in page_features(text_blocks("Home\nStory text here."))
+
+
+def test_empty_and_odd_text_do_not_break_features():
+    assert page_features([]) == {}
+    odd = [Block("\ud800 lone surrogate", 0, 16), Block("😀😀 emoji beyond the BMP", 17, 40), Block("·", 41, 42)]
+    cols = page_features(odd)
+    assert all(np.isfinite(values).all() and len(values) == 3 for values in cols.values())
+    assert cols["separators"][2] > 0
+
+
+def test_featurizer_and_vectorizer_stack_pages_in_order():
     page = [Block("One line", 0, 8), Block("Two line", 9, 17)]
-    rows = BlockFeaturizer().fit_transform([PageBlocks(page), page])
-    assert len(rows) == 4
+    other = text_blocks("A third block\nwith a fourth one here")
+    pages = BlockFeaturizer().fit_transform([PageBlocks(page), page, PageBlocks(other, "A title"), []])
+    vectorizer = ColumnVectorizer().fit(pages)
+    matrix = vectorizer.transform(pages)
+    assert matrix.shape == (6, len(vectorizer.get_feature_names_out()))
+    hint = vectorizer.vocabulary_["in_title_hint"]
+    assert matrix[:4, hint].tolist() == [0.0] * 4  # absent on pages without a hint: 0
+    assert matrix[4, vectorizer.vocabulary_["rel_pos"]] == 0.0
+    assert matrix[5, vectorizer.vocabulary_["rel_pos"]] == 0.5
+    # a column unseen in fit is ignored, not an error
+    assert vectorizer.transform([{"unseen": np.ones(2)}]).shape == (2, matrix.shape[1])
