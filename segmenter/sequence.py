@@ -11,7 +11,9 @@ a page looks like:
 3. A teaser blurb follows its headline (or another blurb, or one metadata line after either);
    an orphan blurb becomes a headline when the classifier finds that likelier than other; and of
    two headlines in a row, a longer second one that ends like a summary is the first one's blurb.
-A page with no body is an index page.
+When no region clears the bar but one block is surely the title, the body is looked for below the
+title at a lower bar (a short post, or an article after a long menu, is still an article). A page
+with no body is an index page.
 """
 from __future__ import annotations
 
@@ -26,16 +28,20 @@ BODY_PRIOR = 0.45     # p_body above this adds to the region's score, below subt
 GAP_BODY_MIN = 0.2    # inside the region, a block needs this much body probability to stay body
 FULL_WEIGHT_CHARS = 300  # a block this long weighs fully in the region score
 MIN_WEIGHT = 0.05
+# No region clears BODY_PRIOR but a block is this surely the title: look for the body below it
+# at the lower prior (see _body_under_title).
+TITLED_ARTICLE_MIN = 0.8
+BODY_PRIOR_UNDER_TITLE = 0.25
 TITLE_MIN = 0.2       # the best title candidate needs at least this title probability
 BLURB_LENGTH_RATIO = 1.3  # a blurb is longer than its headline
 _INDEX = {label: i for i, label in enumerate(LABELS)}
 
 
-def body_region(p_body: np.ndarray, weights: np.ndarray | None = None) -> tuple[int, int]:
-    """(start, end) of the maximum-sum run of ``(p_body - BODY_PRIOR) * weight``; (0, 0) when none
+def body_region(p_body: np.ndarray, weights: np.ndarray | None = None, prior: float = BODY_PRIOR) -> tuple[int, int]:
+    """(start, end) of the maximum-sum run of ``(p_body - prior) * weight``; (0, 0) when none
     is positive. Weights grow with block length, so a long paragraph decides more than a short
     caption or subheading either way."""
-    scores = p_body - BODY_PRIOR
+    scores = p_body - prior
     if weights is not None:
         scores = scores * weights
     return max_sum_span(scores)
@@ -58,6 +64,8 @@ def coherent_labels(proba: np.ndarray, classes: list[str],
     labels = [LABELS[k] for k in p.argmax(axis=1)]
     weights = region_weights([len(t) for t in texts]) if texts is not None else None
     start, end = body_region(p[:, _INDEX[BODY]], weights)
+    if end <= start:
+        start, end = _body_under_title(p, weights)
     for i in range(n):
         inside = start <= i < end
         if inside and p[i, _INDEX[BODY]] >= GAP_BODY_MIN and labels[i] != TITLE:
@@ -71,6 +79,21 @@ def coherent_labels(proba: np.ndarray, classes: list[str],
     for i in paired:  # the classifier found a teaser; the pairing only decided its role
         confidence[i] = p[i, _INDEX[TEASER_HEADLINE]] + p[i, _INDEX[TEASER_BLURB]]
     return labels, confidence
+
+
+def _body_under_title(p: np.ndarray, weights: np.ndarray | None) -> tuple[int, int]:
+    """When no region is sure enough to be a body but one block is confidently the title, the page
+    is an article whose paragraphs the classifier doubted (a short post, an article at the end of
+    a long menu): its body is the best region below the title, at a lower bar."""
+    if not len(p):
+        return 0, 0
+    title = int(np.argmax(p[:, _INDEX[TITLE]]))
+    if p[title, _INDEX[TITLE]] < TITLED_ARTICLE_MIN:
+        return 0, 0
+    below = slice(title + 1, None)
+    start, end = body_region(p[below, _INDEX[BODY]], weights[below] if weights is not None else None,
+                             prior=BODY_PRIOR_UNDER_TITLE)
+    return (start + title + 1, end + title + 1) if end > start else (0, 0)
 
 
 def _one_title(p: np.ndarray, labels: list[str], last: int) -> None:

@@ -51,3 +51,17 @@ def test_classes_the_model_never_saw_get_zero_probability():
     proba = np.array([[0.2, 0.8], [0.9, 0.1]])
     labels, _ = coherent_labels(proba, ["other", "body"])
     assert set(labels) <= {"other", "body"}
+
+
+def test_doubted_paragraphs_under_a_sure_title_are_the_body():
+    # No block clears the body prior, but the title is certain: a short post, not an index page.
+    menu = [{"other": 0.9}] * 20
+    rows = menu + [{"title": 0.95}, {"body": 0.4, "other": 0.55}, {"body": 0.3, "other": 0.65}, {"other": 0.9}]
+    labels, _ = coherent_labels(_proba(rows), list(LABELS))
+    assert labels[20:24] == ["title", "body", "body", "other"]
+
+
+def test_doubted_paragraphs_without_a_sure_title_stay_an_index():
+    rows = [{"other": 0.9}] * 5 + [{"title": 0.5}, {"body": 0.4, "other": 0.55}, {"body": 0.3, "other": 0.65}]
+    labels, _ = coherent_labels(_proba(rows), list(LABELS))
+    assert "body" not in labels
