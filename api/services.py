@@ -12,6 +12,7 @@ import fcntl
 import logging
 import sqlite3
 import threading
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
@@ -24,6 +25,10 @@ from api.metrics import current_metrics
 from segmenter import Page, Segmentation, segment
 
 log = logging.getLogger(__name__)
+
+# Seconds between background WAL checkpoints (see WalCheckpointer). At a few hundred ingests a
+# second the WAL grows by a few MB in this time; each checkpoint costs two fsyncs.
+CHECKPOINT_SECONDS = 0.5
 
 WARM_UP_PAGE = "Warm-up\n\nThis short paragraph makes the segmenter load its model before any request."
 WARM_UP_HTML = ("<html><head><title>Warm-up</title></head><body><h1>Warm-up</h1>"
@@ -62,6 +67,52 @@ class Services:
                 yield
             finally:
                 fcntl.flock(self.write_lock_file, fcntl.LOCK_UN)
+
+
+class WalCheckpointer:
+    """Folds the story store's WAL into the database file from a background thread.
+
+    The workers open the store with SQLite's automatic checkpoint off: it would run inside the
+    COMMIT of whichever ingest crosses 1,000 WAL pages (about every 25 ingests), copying the pages
+    and waiting for two fsyncs while that worker holds the write lock every other worker queues on
+    (measured: 0.5-0.8 ms of the ~2 ms an ingest holds the lock, on average, and the p99 spikes).
+    A PASSIVE checkpoint on a connection of its own neither waits for nor blocks readers and
+    writers, and sqlite3 releases the GIL while it runs. Durability is unchanged: a commit is in
+    the WAL (synchronous=NORMAL) before the client gets its answer, checkpointed or not.
+    Every worker runs one; when two overlap, SQLite lets one through and the other returns busy.
+    """
+
+    def __init__(self, path: str, interval: float = CHECKPOINT_SECONDS) -> None:
+        self.path = path
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start the thread (a daemon: it never delays the worker's exit)."""
+        self._thread = threading.Thread(target=self._run, name="wal-checkpointer", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Ask the thread to end after its current checkpoint."""
+        self._stop.set()
+
+    def _run(self) -> None:
+        from segmenter.dedup.sqlite import passive_checkpoint
+
+        try:
+            conn = sqlite3.connect(self.path, timeout=1.0, isolation_level=None)
+        except sqlite3.Error:
+            log.exception("the WAL checkpointer could not open %s", self.path)
+            return
+        try:
+            while not self._stop.wait(self.interval):
+                try:
+                    passive_checkpoint(conn)
+                except sqlite3.Error as exc:  # busy, disk full...: the next round tries again
+                    log.debug("WAL checkpoint of %s: %s", self.path, exc)
+        finally:
+            conn.close()
 
 
 def current_services() -> Services:
@@ -122,8 +173,12 @@ def _open_store(app: Flask, services: Services) -> None:
     try:
         from segmenter.dedup import StoryIndex
 
-        services.index = StoryIndex.open(services.store_path, dedup_config(app.config))
+        services.index = StoryIndex.open(services.store_path, dedup_config(app.config), autocheckpoint=False)
         services.write_lock_file = open(f"{services.store_path}.lock", "ab")  # kept open for the process
+        checkpointer = WalCheckpointer(services.store_path)
+        checkpointer.start()
+        # An app dropped without shutting down (tests build many) takes its thread with it.
+        weakref.finalize(services, checkpointer.stop)
         _warm_up_store(services.index)
     except Exception as exc:  # reported by /readyz and as 503 on the story endpoints
         log.exception("the story store could not be opened")

@@ -30,15 +30,25 @@ def ingest() -> Response:
     title, text = _article(received.page, fields)
     seen = _timestamp(fields.get("published"), "published") or _now()
     doc = Document(id=url, text=text, url=url, source=optional_str(fields, "source"), title=title, seen=seen)
-    with current_services().writing():
-        result = story_index().add(doc)
+    index, services = story_index(), current_services()
+    # Only the placement needs the write lock that every worker queues on: the MinHash before it
+    # is CPU work on this request's text, and the story read after it is a WAL read that no writer
+    # blocks. Keeping them outside shortens the one section the workers cannot run in parallel.
+    sketches = index.prepare([doc])
+    with services.writing():
+        placed = index.place(sketches)[0]  # committed here: the reply below is for a durable add
+    with services.store_lock:
+        story = index.get(placed.story_id)
+    if story is None:  # removed by another process (an expiry run) in the instant since the commit
+        raise ApiError(409, "story_removed", f"story {placed.story_id} was removed while the document "
+                       "was being added; post it again")
     metrics = current_metrics()
-    metrics.inc("segmenter_documents_ingested_total", ("new_story" if result.is_new else "existing_story",))
-    if result.is_new:
+    metrics.inc("segmenter_documents_ingested_total", ("new_story" if placed.is_new else "existing_story",))
+    if placed.is_new:
         metrics.inc("segmenter_stories_created_total")
-    return jsonify({"story_id": result.story_id, "is_new": result.is_new,
-                    "similarity": result.similarity, "document_id": doc.id,
-                    "story": result.story.to_dict()})
+    return jsonify({"story_id": placed.story_id, "is_new": placed.is_new,
+                    "similarity": placed.similarity, "document_id": doc.id,
+                    "story": story.to_dict()})
 
 
 @bp.get("/stories/<story_id>")

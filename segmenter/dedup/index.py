@@ -12,13 +12,19 @@ Because a whole add is one transaction, concurrent writers (several processes on
 see each other's documents in commit order and never both found the same story, and a crash
 leaves the add done or not done. Adding documents in order gives the same stories as
 ``cluster()`` on the same documents in the same order (same rule, same candidates).
+
+``add`` is ``prepare`` (signatures and band keys: CPU only, no storage access), ``place`` (steps
+1 and 3-5, the one transaction) and a read of the stories. A caller that serialises writers with
+its own lock (the HTTP API) calls the three itself and holds the lock around ``place`` only.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+
+import numpy as np
 
 from .config import DedupConfig
 from .document import Document, format_time, now_iso, parse_time
@@ -44,6 +50,28 @@ class AddResult:
     story: Story
 
 
+@dataclass(frozen=True)
+class Placement:
+    """Where ``place`` put a document: the ``AddResult`` without the story's members."""
+
+    story_id: str
+    similarity: float
+    is_new: bool
+
+
+@dataclass(frozen=True)
+class Sketches:
+    """A batch of documents with what placing them needs that the store does not: signatures,
+    sizes, shingle sets (``exact`` only), band keys and arrival times (``StoryIndex.prepare``)."""
+
+    docs: tuple[Document, ...]
+    signatures: np.ndarray
+    sizes: np.ndarray
+    shingle_sets: list[np.ndarray] | None
+    keys: np.ndarray
+    seen: tuple[str, ...]
+
+
 class StoryIndex:
     """Near-duplicate stories over a ``Storage`` (``SQLiteStore`` by default)."""
 
@@ -54,9 +82,10 @@ class StoryIndex:
             raise ValueError("StoryIndex config differs from its storage's config")
 
     @classmethod
-    def open(cls, path: str | Path, config: DedupConfig | None = None) -> StoryIndex:
-        """An index on the SQLite file ``path`` (created if missing)."""
-        return cls(SQLiteStore(path, config))
+    def open(cls, path: str | Path, config: DedupConfig | None = None, autocheckpoint: bool = True) -> StoryIndex:
+        """An index on the SQLite file ``path`` (created if missing); see ``SQLiteStore`` for
+        ``autocheckpoint``."""
+        return cls(SQLiteStore(path, config, autocheckpoint=autocheckpoint))
 
     def add(self, doc: Document) -> AddResult:
         """Add one document; see the module docstring."""
@@ -71,16 +100,27 @@ class StoryIndex:
         return results
 
     def _add_batch(self, batch: list[Document]) -> list[AddResult]:
-        sigs, sizes, sets = sketch([d.text for d in batch], self.config)
-        keys = band_keys(sigs, self.config)
-        now = now_iso()  # documents without a time are seen when their batch is added
-        seen = [format_time(parse_time(d.seen)) if d.seen else now for d in batch]
+        placed = self.place(self.prepare(batch))
+        stories = self.storage.load_stories({p.story_id for p in placed})
+        return [AddResult(p.story_id, p.similarity, p.is_new, stories[p.story_id]) for p in placed]
+
+    def prepare(self, docs: Sequence[Document]) -> Sketches:
+        """Signatures and band keys of ``docs`` (pure CPU work: no storage access, no lock needed)."""
+        sigs, sizes, sets = sketch([d.text for d in docs], self.config)
+        now = now_iso()  # documents without a time are seen when their batch is prepared
+        seen = tuple(format_time(parse_time(d.seen)) if d.seen else now for d in docs)
+        return Sketches(tuple(docs), sigs, sizes, sets, band_keys(sigs, self.config), seen)
+
+    def place(self, sketches: Sketches) -> list[Placement]:
+        """Place the sketched documents in order, in one storage transaction (see the module
+        docstring); the stories are not read back (``get`` does that)."""
+        docs = list(sketches.docs)
         with self.storage.transaction():
-            plan = BatchPlan(self.storage, self.config, sigs, sizes, sets, keys, batch)
-            placed = [plan.place(i, doc, seen[i]) for i, doc in enumerate(batch)]
+            plan = BatchPlan(self.storage, self.config, sketches.signatures, sketches.sizes,
+                             sketches.shingle_sets, sketches.keys, docs)
+            placed = [plan.place(i, doc, sketches.seen[i]) for i, doc in enumerate(docs)]
             plan.write()
-        stories = self.storage.load_stories({story for story, _, _ in placed})
-        return [AddResult(story, similarity, new, stories[story]) for story, similarity, new in placed]
+        return [Placement(story, similarity, new) for story, similarity, new in placed]
 
     def match(self, text: str) -> tuple[str, float] | None:
         """Read-only lookup: (story id, similarity) the text would join, or None. Nothing is written."""

@@ -39,6 +39,7 @@ CACHE_KIB = 65_536  # page cache per connection: the band index of ~300,000 docu
 _SQL_VARS = 500  # parameters per IN (...) query, under SQLite's historic limit of 999
 _SQL_KEYS = 450  # twice in one query: bands and bands_new
 MERGE_ROWS = 100_000  # band rows (~2,000 documents) gathered before a merge into ``bands``
+JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024  # bytes of WAL file kept after it restarts
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -74,7 +75,11 @@ CREATE TABLE IF NOT EXISTS bands_new (key INTEGER NOT NULL, doc INTEGER NOT NULL
 class SQLiteStore(Storage):
     """A story store in one SQLite file. ``config=None`` adopts the config stored in the file."""
 
-    def __init__(self, path: str | Path, config: DedupConfig | None = None) -> None:
+    def __init__(self, path: str | Path, config: DedupConfig | None = None, autocheckpoint: bool = True) -> None:
+        """Open (or create) the store. ``autocheckpoint=False`` leaves folding the WAL into the
+        database to someone else (``passive_checkpoint`` on another connection, off the write path):
+        SQLite's own checkpoint runs inside the COMMIT that crosses 1,000 WAL pages, with two
+        fsyncs, while the writer still holds the write lock that every other writer waits for."""
         self.path = str(path)
         self._conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
                                      check_same_thread=False)
@@ -84,6 +89,10 @@ class SQLiteStore(Storage):
             self._enable_wal()
             self._conn.execute("PRAGMA synchronous = NORMAL")
             self._conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
+            if not autocheckpoint:
+                self._conn.execute("PRAGMA wal_autocheckpoint = 0")
+            # A WAL left long by a burst of writes is cut back to this size when it restarts.
+            self._conn.execute(f"PRAGMA journal_size_limit = {JOURNAL_SIZE_LIMIT}")
             self.config = self._init_schema(config)
         except BaseException:  # not a database, another config...: no connection left open
             self._conn.close()
@@ -338,3 +347,11 @@ def _band_rows(docs: list[NewDoc]) -> Iterator[tuple[int, int]]:
     seqs = np.repeat([d.seq for d in docs], [len(d.band_keys) for d in docs])
     order = np.lexsort((seqs, keys))
     return zip(keys[order].tolist(), seqs[order].tolist(), strict=True)
+
+
+def passive_checkpoint(conn: sqlite3.Connection) -> tuple[int, int]:
+    """Copy what the WAL holds into the database file without waiting for or blocking any reader
+    or writer (``PRAGMA wal_checkpoint(PASSIVE)``); returns (WAL frames, frames copied so far).
+    Writers restart the WAL from its start once it has all been copied."""
+    _busy, frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    return frames, copied
