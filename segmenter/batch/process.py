@@ -99,6 +99,14 @@ def process_record(record: Record, signer=None, timeout: float | None = None) ->
     (``stories.Signer``);
     ``timeout`` is the per-document limit in seconds. Never raises for a bad document.
     """
+    row = segment_record(record, timeout)
+    if signer is not None and row["body"]:
+        sign_rows([row], signer)
+    return row
+
+
+def segment_record(record: Record, timeout: float | None = None) -> dict:
+    """The row of one record, segmented but not signed (``process_record`` without the signature)."""
     row = base_row(record)
     reason = skip_reason(record)
     if reason:
@@ -109,7 +117,6 @@ def process_record(record: Record, signer=None, timeout: float | None = None) ->
             page = Page.from_input(record.data, record.content_type, record.charset, record.url,
                                    record.source, record.fetched)
             result = segment(page).to_dict(include_blocks=False)
-            signature = signer(result["body"]) if signer and result["body"] else None
     except DocumentTimeout as exc:
         row.update(status=FAILED, reason=str(exc))
         return row
@@ -118,14 +125,51 @@ def process_record(record: Record, signer=None, timeout: float | None = None) ->
         return row
     row.update(status=OK, kind=result["kind"], title=result["title"], body=result["body"],
                teasers=result["teasers"])
-    if signature is not None:
-        row["signature"] = base64.b64encode(signature[0]).decode("ascii")
-        row["shingles"] = signature[1]
     return row
 
 
-def process_records(records: Iterable[Record], signer=None, timeout: float | None = None) -> Iterator[dict]:
-    """``process_record`` over a stream (what a Spark partition or a worker batch runs)."""
+def sign_rows(rows: list[dict], signer) -> None:
+    """Add ``signature`` and ``shingles`` to the rows with a body, signing their bodies together.
+
+    MinHash of one text pays numpy's per-call costs for every step (~0.25 ms a news article); a
+    batch of them shares those costs (~0.1 ms each), and each signature is the same either way.
+    A row whose signing fails is marked failed, as it was when signing ran per record.
+    """
+    signed = [row for row in rows if row["body"]]
+    if not signed:
+        return
+    try:
+        signatures = signer.sign_many([row["body"] for row in signed])
+    except Exception:  # noqa: BLE001 - find the one text that fails, the others keep their signature
+        for row in signed:
+            try:
+                _set_signature(row, signer(row["body"]))
+            except Exception as exc:  # noqa: BLE001
+                row.update(status=FAILED, reason=f"{type(exc).__name__}: {exc}"[:MAX_REASON_CHARS],
+                           kind=None, title=None, body=None, teasers=[])
+        return
+    for row, signature in zip(signed, signatures, strict=True):
+        _set_signature(row, signature)
+
+
+def _set_signature(row: dict, signature: tuple[bytes, int]) -> None:
+    row["signature"] = base64.b64encode(signature[0]).decode("ascii")
+    row["shingles"] = signature[1]
+
+
+def process_records(records: Iterable[Record], signer=None, timeout: float | None = None,
+                    sign_batch: int = 8) -> Iterator[dict]:
+    """``process_record`` over a stream (what a worker batch runs): rows in input order, the same
+    rows as ``process_record`` gives, with up to ``sign_batch`` bodies signed at once."""
     one_thread_per_process()
+    pending: list[dict] = []
     for record in records:
-        yield process_record(record, signer, timeout)
+        pending.append(segment_record(record, timeout))
+        if len(pending) >= sign_batch:
+            if signer is not None:
+                sign_rows(pending, signer)
+            yield from pending
+            pending = []
+    if signer is not None:
+        sign_rows(pending, signer)
+    yield from pending
