@@ -9,6 +9,7 @@ import sys
 import time
 from collections import defaultdict
 
+import numpy as np
 import pytest
 from dedup_helpers import variant
 
@@ -249,6 +250,47 @@ def test_band_rows_merged_into_the_main_table_still_match_and_delete(db, corpus,
         assert index.match(docs[0].text) == (results[0].story_id, 1.0)
         assert index.remove(docs[0].id)
         assert index.storage.check() == []
+
+
+def test_two_connections_keep_up_with_each_others_band_log(db, corpus, monkeypatch):
+    # Each connection holds a copy of the band log; the other one's adds, merges (a merge every
+    # few documents here) and removals must reach it, or documents would miss their story.
+    monkeypatch.setattr(sys.modules["segmenter.dedup.sqlite"], "MERGE_ROWS", 150)
+    docs, _ = corpus
+    with StoryIndex.open(db) as first, StoryIndex.open(db) as second:
+        added = [(first if i % 3 else second).add(doc) for i, doc in enumerate(docs)]
+        assert first.storage._conn.execute("SELECT count(*) FROM bands").fetchone()[0] > 0
+        by_story, by_cluster = defaultdict(set), defaultdict(set)
+        for doc, res, assignment in zip(docs, added, cluster(docs), strict=True):
+            by_story[res.story_id].add(doc.id)
+            by_cluster[assignment.cluster].add(doc.id)
+        assert sorted(map(sorted, by_story.values())) == sorted(map(sorted, by_cluster.values()))
+        last = docs[-1]
+        assert second.match(last.text)[0] == added[-1].story_id
+        for doc in docs[-6:]:  # the newest documents: still in the log, not merged
+            assert first.remove(doc.id)
+        assert second.add(Document("again", last.text)).story_id == added[-1].story_id
+        assert second.storage.check() == [] and first.storage.check() == []
+
+
+def test_a_store_with_the_old_bands_new_table_is_converted(db, corpus):
+    docs, _ = corpus
+    with StoryIndex.open(db) as index:
+        founded = index.add(docs[0])
+    # Schema 1 kept the newest band rows in ``bands_new``: rebuild that state by hand.
+    conn = sqlite3.connect(db)
+    conn.executescript("CREATE TABLE bands_new (key INTEGER NOT NULL, doc INTEGER NOT NULL, "
+                       "PRIMARY KEY (key, doc)) WITHOUT ROWID;")
+    for doc, blob in conn.execute("SELECT doc, keys FROM band_log").fetchall():
+        conn.executemany("INSERT INTO bands_new VALUES (?, ?)",
+                         [(key, doc) for key in np.frombuffer(blob, dtype="<i8").tolist()])
+    conn.execute("DELETE FROM band_log")
+    conn.commit()
+    conn.close()
+    with StoryIndex.open(db) as index:  # opening converts it
+        assert index.storage.check() == []
+        assert index.add(docs[6]).story_id == founded.story_id  # a variant of the same story
+        assert not index.storage._conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'bands_new'").fetchone()
 
 
 def _open_and_add(path: str, doc_id: str, text: str, start) -> None:
