@@ -69,11 +69,11 @@ MIN_HINT_LETTERS = 2
 HINT_CACHE_SIZE = 4096
 _HINT_WORD = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
 # Generated class names ("css-1qskr30", "e1h9rw200" -> "qskr") carry no meaning and would crowd
-# out the real words; a word without a vowel is dropped.
-_VOWEL = re.compile("[aeiouy]")
+# out the real words; a word without a vowel is dropped. Applied to the words found by
+# _HINT_WORD, lower-cased and space-separated: one regex pass instead of a test per word.
+_KEPT_WORD = re.compile(rf"\b(?=[a-z]*[aeiouy])[a-z]{{{MIN_HINT_LETTERS},}}")
 # hidden="", aria-hidden="true" (any case, spaces), or "display: none" in the inline style.
-# The XPath only preselects (it runs in C over the whole tree); Python checks the few candidates.
-_HIDDEN_CANDIDATES = etree.XPath("//*[@hidden or @aria-hidden or @style]")
+_HIDING_ATTRIBUTES = frozenset({"hidden", "aria-hidden", "style"})
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none", re.IGNORECASE)
 
 # Locating blocks in the source. A key of this many word characters is distinctive enough and
@@ -90,7 +90,7 @@ VERBATIM_SLACK = 10_000
 # Text chars that a first-word match may skip (an entity or a symbol before the first word).
 LEAD_SLACK = 8
 # All searches of one page together may scan this many times its size (plus a base): of the 802
-# scrapinghub and L3S-GN1 pages the median one uses 1.6x, the 99th percentile 25x, the most 37x
+# scrapinghub and L3S-GN1 pages the median one uses 1.2x, the 99th percentile 24x, the most 47x
 # (a minified page with long gaps between blocks); the bound keeps a page of unfindable blocks
 # (every one starting with an entity) linear: 48 x 5 MB scanned is a fraction of a second.
 SEARCH_BUDGET_FACTOR = 48
@@ -127,9 +127,12 @@ class _Run:
     """The text collected for the block element that is currently open (or a run of it)."""
 
     tag: str
-    tag_path: str
     depth: int
-    hints: str
+    # Filled in when the element ends, and only if the run made a block: half of the block
+    # elements of a page (wrappers, empty ones) never do.
+    tag_path: str = ""
+    hints: str = ""
+    made_block: bool = False
     pieces: list[str] = field(default_factory=list)
     link_chars: int = 0
     has_text: bool = False  # any non-blank piece yet
@@ -137,16 +140,6 @@ class _Run:
     first_anchor: Anchor = 0
     last_piece: str = ""
     last_anchor: Anchor = 0
-
-
-@dataclass(slots=True)
-class _Frame:
-    """One open element during the walk."""
-
-    tag: str
-    hints: Hints
-    run: _Run | None  # set when the element is a block element
-    skipped: bool = False
 
 
 @dataclass(slots=True)
@@ -210,8 +203,9 @@ def _parse(html: str) -> tuple[etree._Element | None, bool]:
     # Bytes, not str: lxml refuses str documents that declare an encoding. NUL bytes would end
     # libxml2's input early; a space keeps the offsets and the line numbers.
     data = html.replace("\x00", " ").encode("utf-8", errors="replace")
+    # No table of id attributes (collect_ids): nothing looks elements up by id; 4% of the parse.
     parser = etree.HTMLParser(encoding="utf-8", huge_tree=True, remove_comments=True, remove_pis=True,
-                              no_network=True)
+                              no_network=True, collect_ids=False)
     try:
         root = etree.fromstring(data, parser)
     except (etree.LxmlError, ValueError):
@@ -247,31 +241,43 @@ class _LineIndex:
 
 
 def _walk(root: etree._Element, lines: _LineIndex, skip_hidden: bool) -> list[_Pending]:
-    """One pass over the tree: collect text into runs, cut runs at block boundaries."""
+    """One pass over the tree: collect text into runs, cut runs at block boundaries. The loop runs
+    twice per element of the page, so it does little per element: a tuple on a stack and the
+    hidden check. A block element's tag path and class/id words are worked out when it ends, and
+    only if it made a block (half of them, wrappers and empty ones, never do)."""
     pending: list[_Pending] = []
-    frames: list[_Frame] = []
-    tags: list[str] = []  # open tags, root first (the tag path)
+    # The open elements, root first: (element, its run if it is a block element, whether skipped).
+    opened: list[tuple[etree._Element, _Run | None, bool]] = []
+    tags: list[str] = []  # their tags (the tag path)
+    hints: list[Hints] = []  # the hints of opened[:len(hints)], computed when a block needs them
     runs: list[_Run] = []  # runs of the open block elements, innermost last
     links = 0  # how many <a> are open around the current text
     preformatted = 0  # how many <pre> are open
-    hidden = _hidden_elements(root) if skip_hidden else set()
     walker = etree.iterwalk(root, events=("start", "end"))
     for event, element in walker:
         tag = element.tag  # libxml2's HTML parser gives lower-case names
         if not isinstance(tag, str):  # an entity or other node that is not an element
             tag = ""
         if event == "start":
-            hints = frames[-1].hints if frames else ()
             tags.append(tag)
-            if tag in SKIP_TAGS or element in hidden:
+            # Most elements have none of the attributes that can hide them: one call tells.
+            if tag in SKIP_TAGS or (skip_hidden and not _HIDING_ATTRIBUTES.isdisjoint(element.keys())
+                                    and _is_hidden(element)):
                 walker.skip_subtree()
-                frames.append(_Frame(tag, hints, None, skipped=True))
+                opened.append((element, None, True))
                 continue
-            # A leaf inline element (a link, an image) holds no block, so its words would serve no
-            # block: skip reading them (most elements of a page are such leaves).
-            if tag in BLOCK_TAGS or len(element):
-                hints = _element_hints(element, hints)
-            frames.append(_Frame(tag, hints, _open(tag, hints, tags, runs, pending)))
+            run = None
+            if tag in BLOCK_TAGS:
+                if runs and runs[-1].has_text:  # else it holds blanks only: harmless to keep
+                    _flush(runs[-1], pending)
+                run = _Run(tag, len(tags) - 1)
+                runs.append(run)
+            elif runs:
+                if tag in BREAK_TAGS:
+                    _flush(runs[-1], pending)
+                elif tag in CELL_TAGS:
+                    runs[-1].pieces.append(" ")
+            opened.append((element, run, False))
             links += tag == "a"
             preformatted += tag in PREFORMATTED_TAGS
             text = element.text
@@ -282,12 +288,19 @@ def _walk(root: etree._Element, lines: _LineIndex, skip_hidden: bool) -> list[_P
                     _add(runs[-1], text, links > 0, lines.offset(element.sourceline), pending,
                          preformatted > 0)
             continue
-        frame = frames.pop()
-        tags.pop()
-        if frame.run is not None:
-            _flush(frame.run, pending)
+        _, run, skipped = opened[-1]
+        if run is not None:
+            if run.has_text:
+                _flush(run, pending)
             runs.pop()
-        if not frame.skipped:
+            if run.made_block:  # its element is still on the stacks: its path and hints are there
+                run.tag_path = ">".join(tags[-MAX_PATH_TAGS:])
+                run.hints = " ".join(_open_hints(opened, hints))
+        opened.pop()
+        tags.pop()
+        if len(hints) > len(opened):
+            hints.pop()
+        if not skipped:
             links -= tag == "a"
             preformatted -= tag in PREFORMATTED_TAGS
         tail = element.tail
@@ -295,47 +308,34 @@ def _walk(root: etree._Element, lines: _LineIndex, skip_hidden: bool) -> list[_P
             if tail.isspace() and not preformatted:
                 runs[-1].pieces.append(" ")
             else:
-                _add(runs[-1], tail, links > 0, _tail_anchor(element, tag, frame, lines), pending,
+                _add(runs[-1], tail, links > 0, _tail_anchor(element, tag, skipped, lines), pending,
                      preformatted > 0)
     return pending
 
 
-def _open(tag: str, hints: Hints, tags: list[str], runs: list[_Run],
-          pending: list[_Pending]) -> _Run | None:
-    """Handle a start tag's effect on the runs; return the new run if the element is a block."""
-    if tag in BLOCK_TAGS:
-        if runs:
-            _flush(runs[-1], pending)
-        run = _Run(tag, ">".join(tags[-MAX_PATH_TAGS:]), len(tags) - 1, " ".join(hints))
-        runs.append(run)
-        return run
-    if runs:
-        if tag in BREAK_TAGS:
-            _flush(runs[-1], pending)
-        elif tag in CELL_TAGS:
-            runs[-1].pieces.append(" ")
-    return None
+def _open_hints(opened: list[tuple[etree._Element, _Run | None, bool]], hints: list[Hints]) -> Hints:
+    """The hints of the innermost open element. ``hints`` holds those of the outer open elements
+    that some block has needed so far (a prefix of ``opened``, as both are stacks); the missing
+    ones are computed, outermost first, so each element's class/id words are read at most once,
+    and only if a block with text is at or below it."""
+    for element, _, _ in opened[len(hints):]:
+        hints.append(_element_hints(element, hints[-1] if hints else ()))
+    return hints[-1]
 
 
-def _tail_anchor(element: etree._Element, tag: str, frame: _Frame, lines: _LineIndex) -> Anchor:
+def _tail_anchor(element: etree._Element, tag: str, skipped: bool, lines: _LineIndex) -> Anchor:
     """Where to look for the element's tail: after its start line (the end tag, which lxml does
     not report, can only be later); for a skipped raw-text element (a script), after the end of
     its content, which is found by a plain search when the blocks are located."""
     offset = lines.offset(element.sourceline)
-    if frame.skipped and tag in RAW_TEXT_TAGS:
+    if skipped and tag in RAW_TEXT_TAGS:
         content = (element.text or "").rstrip()
         return (offset, content[-RAW_KEY_CHARS:] or "</" + tag)
     return offset
 
 
-def _hidden_elements(root: etree._Element) -> set[etree._Element]:
-    """Elements hidden by attribute or inline style. One XPath pass finds the candidates, which
-    is cheaper than reading every element's attributes from Python; lxml hands out the same proxy
-    object for a node while one is alive, so the walk can test membership in this set."""
-    return {element for element in _HIDDEN_CANDIDATES(root) if _is_hidden(element)}
-
-
 def _is_hidden(element: etree._Element) -> bool:
+    """Hidden by the ``hidden`` attribute, ``aria-hidden="true"`` or an inline ``display: none``."""
     if element.get("hidden") is not None:
         return True
     if (element.get("aria-hidden") or "").strip().lower() == "true":
@@ -360,8 +360,7 @@ def _element_hints(element: etree._Element, parent: Hints) -> Hints:
 @functools.lru_cache(maxsize=HINT_CACHE_SIZE)
 def _hint_words(names: str) -> tuple[str, ...]:
     """"storyBody related-links css-1qskr30" -> ("story", "body", "related", "links")."""
-    words = (w.lower() for w in _HINT_WORD.findall(names) if len(w) >= MIN_HINT_LETTERS)
-    return tuple(w for w in words if _VOWEL.search(w))
+    return tuple(_KEPT_WORD.findall(" ".join(_HINT_WORD.findall(names)).lower()))
 
 
 def _add(run: _Run, text: str, in_link: bool, anchor: Anchor, pending: list[_Pending],
@@ -396,6 +395,7 @@ def _flush(run: _Run, pending: list[_Pending]) -> None:
         density = min(1.0, run.link_chars / visible) if visible else 0.0
         pending.append(_Pending(text, density, run, run.first_piece, run.first_anchor, run.last_piece,
                                 run.last_anchor))
+        run.made_block = True
     run.pieces = []
     run.link_chars = 0
     run.has_text = False
@@ -479,12 +479,20 @@ def _find_piece(source: _Source, piece: str, lo: int, window: int) -> int | None
     chars occur verbatim, unless that is far past its first word (then the verbatim hit is likely
     a copy in a script, and the node itself had an entity)."""
     stripped = piece.strip()
+    key = stripped[:KEY_CHARS]
+    # The verbatim hit is taken only up to VERBATIM_SLACK past the first word's hit: farther it is
+    # likely a copy, and a miss (an entity in the text) then costs little. That hit is at or past
+    # ``lo``, so a verbatim hit this near ``lo`` is taken in any case: most pieces are found by
+    # this one search, without looking for their first word.
+    near = lo + VERBATIM_SLACK + KEY_CHARS
+    verbatim = source.find(key, lo, near)
+    if verbatim >= 0:
+        return verbatim
     word = _WORD.search(stripped)
     first_word = _find_word(source, word.group()[:KEY_CHARS], lo, lo + window) if word else -1
-    # The verbatim hit is looked for only up to VERBATIM_SLACK past the first word's: farther
-    # hits are not taken, and a miss (an entity in the text) then costs little.
     reach = first_word + VERBATIM_SLACK + KEY_CHARS if first_word >= 0 else lo + window
-    verbatim = source.find(stripped[:KEY_CHARS], lo, reach)
+    # Hits that end before ``near`` are ruled out: search on from the first that could end after.
+    verbatim = source.find(key, max(lo, near - len(key) + 1), reach)
     if verbatim >= 0:
         return verbatim
     return first_word if first_word >= 0 else None
@@ -613,7 +621,7 @@ def _flat_block(visible: str, start: int, end: int, tag: str) -> list[Block]:
     visible_chars = len(text) - text.count(" ")
     lead = _FLAT_LEADING_MARKUP.match(segment).end()
     pending = _Pending(text, min(1.0, link_chars / visible_chars) if visible_chars else 0.0,
-                       _Run(tag, tag, 0, ""), "", 0, "", 0)
+                       _Run(tag, 0, tag_path=tag), "", 0, "", 0)
     return _cut(pending, start + lead, start + _end_of_text(segment, lead))
 
 

@@ -135,6 +135,26 @@ def test_plain_block_has_no_hints():
     assert html_blocks("<p>x</p>")[0].hints is None
 
 
+def test_hint_words_skip_short_and_vowelless_words():
+    html = "<div class='storyBody HTMLParser css-1qskr30 Bcd a' id='YOUTUBE_Embed'><p>x</p></div>"
+    assert html_blocks(html)[0].hints == "story body parser youtube embed"
+
+
+def test_signals_below_inline_elements_and_around_child_blocks():
+    """A block's path and hints take in its inline ancestors (their class words are read only when
+    a block below them has text); text around a child block keeps its own element's signals."""
+    html = ("<body class='page'><span class='promo box'><div><p class='lead'>text</p></div>"
+            "<em class='noise'>x</em></span><div class='box'>Lead <p class='inner'>inner</p>tail</div>"
+            "<div class='empty'><p></p></div></body>")
+    assert [(b.text, b.tag, b.tag_path, b.depth, b.hints) for b in html_blocks(html)] == [
+        ("text", "p", "html>body>span>div>p", 4, "lead promo box page"),
+        ("x", "body", "html>body", 1, "page"),
+        ("Lead", "div", "html>body>div", 2, "box page"),
+        ("inner", "p", "html>body>div>p", 3, "inner box page"),
+        ("tail", "div", "html>body>div", 2, "box page"),
+    ]
+
+
 # --- offsets --------------------------------------------------------------------------------------
 
 def test_offsets_point_at_the_text_in_the_source():
@@ -146,6 +166,16 @@ def test_offsets_point_at_the_text_in_the_source():
     for block in blocks:
         assert source_text(html, block) == block.text, block
     assert html[blocks[2].start - 9:blocks[2].start] == "</script>"
+
+
+def test_a_far_verbatim_copy_is_not_taken_for_the_text():
+    """The text starts with an entity, so it is not in the source verbatim; a copy of it far on
+    (in a script) is, but the block is placed from its first word."""
+    html = ("<p>&laquo; Back to the news</p><!--" + "x" * 30_000
+            + "--><script>var s = '\u00ab Back to the news';</script>")
+    (block,) = html_blocks(html)
+    assert block.text == "\u00ab Back to the news"
+    assert html.startswith("Back to the news</p>", block.start)
 
 
 def test_offsets_on_one_long_line_and_beyond_line_65535():
