@@ -9,7 +9,12 @@ measured alone: peak memory is the largest sum, over the job's process tree (mai
 workers, the Spark JVM and its Python workers), of PSS (proportional set size: pages shared by
 forked workers are split between them, not counted once per worker), sampled every 0.2 s.
 records/s is records read / wall seconds from the start of the process (imports, model load and
-the JVM start included). Inputs are symlinks to the one file, so the page cache serves them all.
+the JVM start included). CPU ms/rec is the CPU time (user + system) of the job's processes that it
+waited for (main process and pool workers; for Spark, the driver and what it reaped) per record:
+unlike records/s it does not depend on what else runs on the machine. Below the table, the CPU
+cost of ``segment()`` alone on the same pages (one thread, in this process) shows how much of a
+record's cost is the model and how much the pipeline around it. Inputs are symlinks to the one
+file, so the page cache serves them all.
 
 "Flat memory": the 2-worker local job on 1x (181 records) and 20x (3,620 records) input; the
 target is a peak within 20% of each other.
@@ -19,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -44,8 +50,15 @@ def tree_memory(proc: psutil.Process) -> int:
     return total
 
 
-def measure(cmd: list[str]) -> tuple[float, int]:
-    """Run ``cmd``; return (wall seconds, peak tree memory in bytes). Raises if it fails."""
+def children_cpu() -> float:
+    """CPU seconds of the processes this one (and they, recursively) waited for so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def measure(cmd: list[str]) -> tuple[float, int, float]:
+    """Run ``cmd``; return (wall seconds, peak tree memory in bytes, CPU seconds). Raises if it fails."""
+    cpu_before = children_cpu()
     started = time.perf_counter()
     log = tempfile.TemporaryFile()  # not a pipe: Spark's logging would fill it and block the job
     child = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=log)
@@ -61,7 +74,7 @@ def measure(cmd: list[str]) -> tuple[float, int]:
     if child.returncode != 0:
         log.seek(0)
         raise RuntimeError(f"{' '.join(cmd[:4])} failed: {log.read().decode()[-1500:]}")
-    return seconds, peak
+    return seconds, peak, children_cpu() - cpu_before
 
 
 def make_inputs(source: Path, copies: int, folder: Path) -> list[str]:
@@ -79,9 +92,9 @@ def make_inputs(source: Path, copies: int, folder: Path) -> list[str]:
 def local_job(inputs: list[str], out: Path, workers: int) -> dict:
     cmd = [sys.executable, "-m", "segmenter", "run", *inputs, "--out", str(out), "--dedup",
            "--workers", str(workers), "--quiet"]
-    seconds, peak = measure(cmd)
+    seconds, peak, cpu = measure(cmd)
     summary = json.loads((out / "summary.json").read_text())
-    return {"seconds": seconds, "peak": peak, **summary}
+    return {"seconds": seconds, "peak": peak, "cpu": cpu, **summary}
 
 
 def spark_job(inputs: list[str], out: Path) -> dict:
@@ -89,16 +102,36 @@ def spark_job(inputs: list[str], out: Path) -> dict:
     manifest.write_text("\n".join(inputs) + "\n")
     cmd = [sys.executable, "-m", "segmenter", "spark", str(manifest), "--out", str(out), "--dedup",
            "--master", "local[2]"]
-    seconds, peak = measure(cmd)
+    seconds, peak, cpu = measure(cmd)
     summary = json.loads((out / "summary.json").read_text())
-    return {"seconds": seconds, "peak": peak, **summary}
+    return {"seconds": seconds, "peak": peak, "cpu": cpu, **summary}
 
 
 def row(name: str, result: dict) -> str:
     rate = result["read"] / result["seconds"]
+    cpu_ms = result["cpu"] / max(result["read"], 1) * 1000
     return (f"| {name:<28} | {result['read']:>7} | {result['kept']:>6} | {result['failed']:>6} | "
-            f"{result.get('stories') or 0:>7} | {result['seconds']:>7.1f} | {rate:>9.1f} | "
+            f"{result.get('stories') or 0:>7} | {result['seconds']:>7.1f} | {rate:>9.1f} | {cpu_ms:>10.1f} | "
             f"{result['peak'] / 2**20:>8.0f} |")
+
+
+def segment_cpu_ms(source: Path, limit: int = 60) -> float:
+    """CPU ms of ``segment()`` alone per document of ``source`` (its first ``limit``, one thread)."""
+    from threadpoolctl import threadpool_limits
+
+    from segmenter.batch.process import skip_reason
+    from segmenter.batch.readers import read_input
+    from segmenter.engine import segment
+    from segmenter.page import Page
+
+    pages = [Page.from_input(r.data, r.content_type, r.charset, r.url) for r in read_input(str(source))
+             if not skip_reason(r)][:limit]
+    with threadpool_limits(1):
+        segment(pages[0])
+        started = time.process_time()
+        for page in pages:
+            segment(page)
+        return (time.process_time() - started) / len(pages) * 1000
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -128,11 +161,15 @@ def main(argv: list[str] | None = None) -> int:
           f"Python {sys.version.split()[0]}, load average {load_before:.1f} before, "
           f"{os.getloadavg()[0]:.1f} after: other work on the machine slows every row)")
     print("| job                          | records |   kept | failed | stories | seconds | records/s "
-          "| peak MiB |")
+          "| CPU ms/rec | peak MiB |")
     print("|------------------------------|--------:|-------:|-------:|--------:|--------:|----------:"
-          "|---------:|")
+          "|-----------:|---------:|")
     for name, result in results:
         print(row(name, result))
+    model_ms = segment_cpu_ms(args.input)
+    print(f"segment() alone: {model_ms:.1f} ms CPU a record (first 60 pages, one thread), so 2 workers "
+          f"on 2 idle cores do at most {2000 / model_ms:.0f} records/s; the rest of CPU ms/rec is the "
+          "pipeline (reading, decoding, signatures, IPC, writing, stories) and start-up.")
     if not args.no_flat:
         small, big = results[-2][1]["peak"], results[-1][1]["peak"]
         print(f"peak memory 20x / 1x: {big / small:.2f} (target <= 1.20)")
