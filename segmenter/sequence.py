@@ -11,7 +11,8 @@ a page looks like:
 3. A teaser blurb follows its headline (or another blurb, or one metadata line after either);
    an orphan blurb becomes a headline when the classifier finds that likelier than other; and of
    two headlines in a row, a longer second one that ends like a summary is the first one's blurb.
-When no region clears the bar but one block is surely the title, the body is looked for below the
+The region then grows by a long paragraph right at its edge that the classifier half believes
+(``EXTEND_MIN``). When no region clears the bar but one block is surely the title, the body is looked for below the
 title at a lower bar (a short post, or an article after a long menu, is still an article). A page
 with no body is an index page.
 """
@@ -33,6 +34,10 @@ MIN_WEIGHT = 0.05
 TITLED_ARTICLE_MIN = 0.8
 BODY_PRIOR_UNDER_TITLE = 0.25
 TITLE_MIN = 0.2       # the best title candidate needs at least this title probability
+# Edge growth (see _extend_region): chosen on out-of-fold probabilities of the training sites, where
+# it is a small gain (mean F1 +0.0003), not on the held-out pages.
+EXTEND_MIN = 0.3
+EXTEND_CHARS = 100
 BLURB_LENGTH_RATIO = 1.3  # a blurb is longer than its headline
 _INDEX = {label: i for i, label in enumerate(LABELS)}
 
@@ -66,6 +71,8 @@ def coherent_labels(proba: np.ndarray, classes: list[str],
     start, end = body_region(p[:, _INDEX[BODY]], weights)
     if end <= start:
         start, end = _body_under_title(p, weights)
+    elif texts is not None:
+        start, end = _extend_region(p[:, _INDEX[BODY]], texts, start, end)
     for i in range(n):
         inside = start <= i < end
         if inside and p[i, _INDEX[BODY]] >= GAP_BODY_MIN and labels[i] != TITLE:
@@ -94,6 +101,17 @@ def _body_under_title(p: np.ndarray, weights: np.ndarray | None) -> tuple[int, i
     start, end = body_region(p[below, _INDEX[BODY]], weights[below] if weights is not None else None,
                              prior=BODY_PRIOR_UNDER_TITLE)
     return (start + title + 1, end + title + 1) if end > start else (0, 0)
+
+
+def _extend_region(p_body: np.ndarray, texts: list[str], start: int, end: int) -> tuple[int, int]:
+    """Grow the region by adjacent paragraphs the classifier half believes: a long block right at
+    the region's edge with body probability at least EXTEND_MIN (an article's last paragraph
+    before a list header, its first under the title)."""
+    while end < len(texts) and p_body[end] >= EXTEND_MIN and len(texts[end]) >= EXTEND_CHARS:
+        end += 1
+    while start > 0 and p_body[start - 1] >= EXTEND_MIN and len(texts[start - 1]) >= EXTEND_CHARS:
+        start -= 1
+    return start, end
 
 
 def _one_title(p: np.ndarray, labels: list[str], last: int) -> None:

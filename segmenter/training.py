@@ -23,7 +23,7 @@ import json
 import random
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
@@ -327,6 +327,77 @@ def cropped(page: LabeledPage) -> LabeledPage | None:
                        page.truth_body)
 
 
+# Synthetic pages teach what the corpora lack: they hold only article pages, whose teasers are mostly
+# bare headlines. A news site's teaser is the other story's headline and the start of its first
+# paragraph; built from the training pages themselves, such teasers make index pages (no body at
+# all) and teaser rails right next to an article.
+SYNTHETIC_EVERY = 3       # one synthetic page of each kind per this many training pages
+TEASERS_PER_INDEX = (5, 12)
+TEASERS_PER_RAIL = (2, 5)
+FURNITURE_BLOCKS = 15     # header and footer blocks an index page keeps from the page it is made from
+BLURB_CHARS = (80, 240)   # a blurb is the first sentences of a paragraph, cut near this length
+BARE_HEADLINE_SHARE = 0.3  # teasers without a blurb
+
+
+def teaser_of(page: LabeledPage, rng: random.Random) -> list[tuple[Block, str]]:
+    """The page as another page's teaser: its title, then (mostly) the start of its first long body
+    paragraph as the blurb. Empty if the page has no title or no such paragraph."""
+    title = next((b for b, label in zip(page.blocks, page.labels, strict=True) if label == TITLE), None)
+    lead = next((b for b, label in zip(page.blocks, page.labels, strict=True)
+                 if label == BODY and len(b.text) >= BLURB_CHARS[0]), None)
+    if title is None or lead is None:
+        return []
+    teaser = [(title, TEASER_HEADLINE)]
+    if rng.random() >= BARE_HEADLINE_SHARE:
+        teaser.append((replace(lead, text=_cut_blurb(lead.text, rng.randint(*BLURB_CHARS), rng)), TEASER_BLURB))
+    return teaser
+
+
+def _cut_blurb(text: str, limit: int, rng: random.Random) -> str:
+    if len(text) <= limit:
+        return text
+    cut = text.rfind(". ", 0, limit)
+    if cut > BLURB_CHARS[0] // 2:
+        return text[:cut + 1]
+    return text[:text.rfind(" ", 0, limit)].rstrip(",;:") + rng.choice(("...", "…", " [...]"))
+
+
+def synthetic_pages(pages: list[LabeledPage], seed: str = SPLIT_SEED) -> list[LabeledPage]:
+    """Index pages and teaser-rail pages made from ``pages`` (same source: text or HTML blocks),
+    reproducibly (a generator seeded by ``seed``). Labels come with the blocks: no derivation."""
+    out = []
+    for source in SOURCES:
+        pool = [p for p in pages if p.source == source]
+        rng = random.Random(f"{seed}:{source}")
+        for i, page in enumerate(pool):
+            if i % SYNTHETIC_EVERY:
+                continue
+            others = [q for q in rng.sample(pool, min(len(pool), 3 * TEASERS_PER_INDEX[1])) if q.id != page.id]
+            teasers = [t for q in others for t in [teaser_of(q, rng)] if t]
+            kept = [k for k, label in enumerate(page.labels) if label in (TITLE, BODY)]
+            if not kept or len(teasers) < TEASERS_PER_INDEX[1]:
+                continue
+            head = list(zip(page.blocks[:kept[0]], page.labels[:kept[0]], strict=True))
+            foot = list(zip(page.blocks[kept[-1] + 1:], page.labels[kept[-1] + 1:], strict=True))
+            article = list(zip(page.blocks[kept[0]:kept[-1] + 1], page.labels[kept[0]:kept[-1] + 1], strict=True))
+            listing = [pair for t in teasers[:rng.randint(*TEASERS_PER_INDEX)] for pair in t]
+            index = head[-FURNITURE_BLOCKS:] + listing + foot[:FURNITURE_BLOCKS]
+            out.append(_synthetic(page, "index", index))
+            rail = [pair for t in teasers[-rng.randint(*TEASERS_PER_RAIL):] for pair in t]
+            if rng.random() < 0.5:
+                railed = head + rail + article + foot
+            else:
+                railed = head + article + rail + foot
+            out.append(_synthetic(page, "rail", railed))
+    return out
+
+
+def _synthetic(page: LabeledPage, kind: str, pairs: list[tuple[Block, str]]) -> LabeledPage:
+    blocks = PageBlocks([b for b, _ in pairs], page.page.title_hint if kind == "rail" else None)
+    return LabeledPage(f"{page.id}:{kind}", page.corpus, page.url, page.source, blocks,
+                       [label for _, label in pairs], "")
+
+
 def train(out_dir: Path, shared: Path = SHARED, random_state: int | None = None) -> dict:
     """Rebuild the model from the corpora: split by site, fit on the training sites, score on the
     held-out ones, save model + manifest + split in ``out_dir``. Deterministic for a seed."""
@@ -335,7 +406,7 @@ def train(out_dir: Path, shared: Path = SHARED, random_state: int | None = None)
     seed = RANDOM_STATE if random_state is None else random_state
     split = make_split(shared)
     pages = training_pages(split, "train", shared)
-    pages += [c for c in map(cropped, pages) if c is not None]
+    pages += [c for c in map(cropped, pages) if c is not None] + synthetic_pages(pages)
     human = human_labelled_ids(shared)
     pipeline = fit_pipeline([p.page for p in pages], [p.labels for p in pages],
                             [block_weights(p, human) for p in pages], seed)

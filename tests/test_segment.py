@@ -18,8 +18,6 @@ EXPECTED = json.loads((FIXTURES / "page-dump.labels.json").read_text(encoding="u
 BOUNDED_SECONDS = 20
 
 
-@pytest.mark.xfail(strict=True, reason="known gap (issue 2 open): the shipped model gets 13 of 17 blocks; "
-                   "two blurbs come out as headline/other and the blurb just above the body joins it")
 def test_example_page_comes_out_as_labelled():
     result = segmenter.segment(EXAMPLE).to_dict()
     expected = EXPECTED["expected"]
@@ -92,7 +90,6 @@ def test_example_page_title_body_and_list_header():
     assert "The civic movement that stands up to Lukashenko" in headlines
 
 
-@pytest.mark.xfail(strict=True, reason="known gap (issue 2 open): blurbs of an all-teaser page read as body")
 def test_index_page_has_no_body_and_keeps_its_teasers():
     result = segmenter.segment(INDEX_PAGE)
     assert result.kind == "index"

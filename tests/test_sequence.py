@@ -65,3 +65,15 @@ def test_doubted_paragraphs_without_a_sure_title_stay_an_index():
     rows = [{"other": 0.9}] * 5 + [{"title": 0.5}, {"body": 0.4, "other": 0.55}, {"body": 0.3, "other": 0.65}]
     labels, _ = coherent_labels(_proba(rows), list(LABELS))
     assert "body" not in labels
+
+
+def test_region_grows_by_a_long_half_believed_paragraph_at_its_edge():
+    rows = [{"title": 0.9}] + [{"body": 0.95}] * 3 + [{"body": 0.35, "other": 0.6}, {"other": 0.95}]
+    long_text = "A paragraph long enough to count as one, well over a hundred characters in all, " * 2
+    texts = ["Title"] + [long_text] * 4 + ["Related Articles"]
+    labels, _ = coherent_labels(_proba(rows), list(LABELS), texts)
+    assert labels[4] == "body" and labels[5] == "other"
+    # a short block at the edge is not pulled in
+    short = texts[:4] + ["Photo: agency", "Related Articles"]
+    labels, _ = coherent_labels(_proba(rows), list(LABELS), short)
+    assert labels[4] == "other"

@@ -1,5 +1,6 @@
 """Label derivation and the split: the pure parts of training, plus checks on ../shared when present."""
 import json
+import random
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,8 @@ from segmenter.training import (
     is_article_url,
     make_split,
     site_of,
+    synthetic_pages,
+    teaser_of,
 )
 
 HAVE_SHARED = (SHARED / "corpora" / "segmentation").is_dir()
@@ -77,6 +80,46 @@ def test_unsure_headline_like_blocks_weigh_less_on_derived_pages():
     weights = block_weights(page, human_ids=set())
     assert weights[0] < weights[1]
     assert block_weights(page, human_ids={"id-1"})[0] == block_weights(page, human_ids={"id-1"})[1]
+
+
+def _article(number: int) -> LabeledPage:
+    lines = [f"Menu {number} item {k}" for k in range(5)] + [
+        f"Headline of story number {number} about the harbour",
+        f"Story {number} begins here with a long first paragraph. It goes on about the harbour and the "
+        f"ships for a while, long enough to be cut into a blurb of a few sentences at most.",
+        f"A second paragraph of story {number}, which never makes it into a teaser."] + [
+        f"Footer {number} link {k}" for k in range(5)]
+    labels = ["other"] * 5 + ["title", "body", "body"] + ["other"] * 5
+    return LabeledPage(f"page-{number}", "scrapinghub", f"http://x.com/{number}", "text",
+                       PageBlocks(text_blocks("\n".join(lines))), labels, "")
+
+
+def test_teaser_of_a_page_is_its_title_and_the_start_of_its_lead():
+    teaser = teaser_of(_article(1), random.Random(0))
+    assert teaser[0][1] == "teaser_headline" and teaser[0][0].text.startswith("Headline of story number 1")
+    if len(teaser) == 2:
+        assert teaser[1][1] == "teaser_blurb" and teaser[1][0].text.startswith("Story 1 begins here")
+        assert len(teaser[1][0].text) <= 240 + 5
+
+
+def test_synthetic_index_pages_have_teasers_and_no_body_rails_keep_the_article():
+    pages = [_article(k) for k in range(60)]
+    synthetic = synthetic_pages(pages)
+    assert synthetic == synthetic_pages(pages)  # reproducible
+    index = [p for p in synthetic if p.id.endswith(":index")]
+    rails = [p for p in synthetic if p.id.endswith(":rail")]
+    assert index and rails
+    for page in index:
+        assert "body" not in page.labels and "title" not in page.labels
+        assert page.labels.count("teaser_headline") >= 5
+        assert len(page.labels) == len(page.blocks)
+    for page in rails:
+        assert page.labels.count("title") == 1 and page.labels.count("body") == 2
+        assert page.labels.count("teaser_headline") >= 2
+        own = page.id.split(":")[0].split("-")[1]
+        # the teasers are other pages' stories
+        assert all(own not in b.text.split() for b, label in zip(page.blocks, page.labels, strict=True)
+                   if label.startswith("teaser"))
 
 
 @pytest.mark.skipif(not HAVE_SHARED, reason="../shared/corpora/segmentation absent")
