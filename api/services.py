@@ -116,21 +116,26 @@ class WalCheckpointer:
         self._stop.set()
 
     def _run(self) -> None:
-        try:
-            conn = sqlite3.connect(self.path, timeout=1.0, isolation_level=None)
-            # Its own open file: flock excludes it from this process's writers as from others'.
-            lock = open(self.lock_path, "ab") if self.lock_path else None
-        except (sqlite3.Error, OSError):
-            log.exception("the WAL checkpointer could not open %s", self.path)
-            return
+        conn: sqlite3.Connection | None = None
+        lock: IO[bytes] | None = None
         try:
             while not self._stop.wait(self.interval):
+                # The thread must outlive any error: with the automatic checkpoint off, nothing
+                # else keeps the WAL from growing (the other workers' checkpointers aside).
                 try:
+                    if conn is None:
+                        conn = sqlite3.connect(self.path, timeout=1.0, isolation_level=None)
+                    if lock is None and self.lock_path:
+                        # Its own open file: flock then excludes it from this process's writers too.
+                        lock = open(self.lock_path, "ab")
                     self.checkpoint(conn, lock)
                 except (sqlite3.Error, OSError) as exc:  # busy, disk full...: the next round tries again
                     log.debug("WAL checkpoint of %s: %s", self.path, exc)
+                except Exception:  # noqa: BLE001 - logged, and the next round tries again
+                    log.exception("WAL checkpoint of %s failed", self.path)
         finally:
-            conn.close()
+            if conn is not None:
+                conn.close()
             if lock is not None:
                 lock.close()
 
