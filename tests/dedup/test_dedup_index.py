@@ -156,7 +156,10 @@ def _writer(path: str, docs: list[tuple[str, str]], start=None) -> None:
             index.add(Document(doc_id, text, url=f"https://example.org/{doc_id}"))
 
 
-def test_four_processes_writing_concurrently_lose_nothing_and_split_no_story(db, stories):
+@pytest.mark.parametrize("merge_rows", [None, 200])
+def test_four_processes_writing_concurrently_lose_nothing_and_split_no_story(db, stories, merge_rows, monkeypatch):
+    if merge_rows:  # band-log merges every few documents, by whichever process crosses the line
+        monkeypatch.setattr(sys.modules["segmenter.dedup.sqlite"], "MERGE_ROWS", merge_rows)
     with StoryIndex.open(db):
         pass  # create the store once, so the writers race on documents, not on the schema
     docs = []
