@@ -47,10 +47,11 @@ CELL_TAGS = frozenset({"td", "th"})
 PREFORMATTED_TAGS = frozenset({"pre", "listing", "plaintext", "xmp"})
 # Void elements that separate runs of text without holding any.
 BREAK_TAGS = frozenset({"br", "hr"})
-# Content that is never visible text: code, embedded documents and graphics, the document head;
-# and form controls and their labels, which the WET dumps leave out too.
+# Content that is never visible text: code, embedded documents and graphics, the head's own
+# elements; and form controls and their labels, which the WET dumps leave out too. <head> itself is
+# walked: after a tag it does not know there, libxml2 keeps the whole page inside <head>.
 SKIP_TAGS = frozenset("""
-    script style noscript template svg math iframe object embed canvas head title meta link
+    script style noscript template svg math iframe object embed canvas title meta link base
     select textarea button input label audio video map
 """.split())
 # Skipped elements whose content is raw text: their closing tag is found by a plain search, which

@@ -316,3 +316,12 @@ def test_real_page_navigation_is_link_dense_and_paragraphs_are_not():
     headline = "Just-released Minecraft exploit makes it easy to crash game servers"
     assert headline in [b.text for b in blocks]
     assert html_title(html) == headline
+
+
+def test_a_page_that_libxml2_keeps_inside_head_still_has_its_blocks():
+    # An unknown element in the head makes libxml2 put everything after it in <head>.
+    html = ("<html><head><title>T</title><mbox></mbox><table><tr><td><p>The story text is here, "
+            "a full paragraph of it.</p></td></tr></table></head><body></body></html>")
+    texts = [b.text for b in html_blocks(html)]
+    assert "The story text is here, a full paragraph of it." in texts
+    assert "T" not in texts
