@@ -41,8 +41,9 @@ def test_the_wal_restarts_while_writers_keep_writing(tmp_path):
     assert sorted(written) == ["a", "b"]
     with StoryIndex.open(path) as index:
         assert index.count()[0] == 2 * COMMITS and index.storage.check() == []
-    # 800 commits of ~8 pages each: ~6,400 pages (26 MB) if the WAL had never restarted.
-    assert max(wal_sizes) < 1500 * PAGE
+    # 800 commits write ~7,900 pages: the WAL's size if it never restarted (measured without the
+    # locked step). With it the WAL peaks at 300-1,200 pages, depending on how busy the machine is.
+    assert max(wal_sizes) < 3000 * PAGE
 
 
 @contextlib.contextmanager
