@@ -337,6 +337,7 @@ TEASERS_PER_RAIL = (2, 5)
 FURNITURE_BLOCKS = 15     # header and footer blocks an index page keeps from the page it is made from
 BLURB_CHARS = (80, 240)   # a blurb is the first sentences of a paragraph, cut near this length
 BARE_HEADLINE_SHARE = 0.3  # teasers without a blurb
+RAIL_BEFORE_SHARE = 0.5   # rails above the article's title (else below its body)
 
 
 def teaser_of(page: LabeledPage, rng: random.Random) -> list[tuple[Block, str]]:
@@ -384,7 +385,7 @@ def synthetic_pages(pages: list[LabeledPage], seed: str = SPLIT_SEED) -> list[La
             index = head[-FURNITURE_BLOCKS:] + listing + foot[:FURNITURE_BLOCKS]
             out.append(_synthetic(page, "index", index))
             rail = [pair for t in teasers[-rng.randint(*TEASERS_PER_RAIL):] for pair in t]
-            if rng.random() < 0.5:
+            if rng.random() < RAIL_BEFORE_SHARE:
                 railed = head + rail + article + foot
             else:
                 railed = head + article + rail + foot
