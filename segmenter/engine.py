@@ -15,7 +15,7 @@ from threadpoolctl import ThreadpoolController
 
 from segmenter.article import OTHER, LabeledBlock, Segmentation, build_article
 from segmenter.blocks import PageBlocks, text_blocks
-from segmenter.model import shipped_model
+from segmenter.model import predict_proba, shipped_model
 from segmenter.page import HTML, Page
 from segmenter.sequence import coherent_labels
 
@@ -48,9 +48,10 @@ def segment_blocks(blocks: PageBlocks, model: Pipeline | None = None) -> Segment
     model = model or shipped_model()
     head = blocks.blocks[:MAX_CLASSIFIED_BLOCKS]
     # One page is a few hundred rows: OpenMP threads cost more than they bring, and on a busy
-    # machine (web workers, batch workers) they made one page take 30x longer.
+    # machine (web workers, batch workers) they made one page take 30x longer. (The packed trees
+    # of model.predict_proba use none; scikit-learn's fallback there would.)
     with _threads().limit(limits=1, user_api="openmp"):
-        proba = model.predict_proba([PageBlocks(head, blocks.title_hint)])
+        proba = predict_proba(model, [PageBlocks(head, blocks.title_hint)])
     labels, confidence = coherent_labels(proba, list(model.classes_), [b.text for b in head])
     labeled = [LabeledBlock(b.text, label, float(c), b.start, b.end)
                for b, label, c in zip(head, labels, confidence, strict=True)]

@@ -1,15 +1,22 @@
 """The engine end to end with the shipped model: the example page, output shape, bad input."""
+import gzip
 import json
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.pipeline import Pipeline
 
 import segmenter
 from segmenter.article import LABELS
-from segmenter.engine import MAX_CLASSIFIED_BLOCKS
+from segmenter.engine import MAX_CLASSIFIED_BLOCKS, page_blocks
+from segmenter.model import packed_forest, shipped_model
+from segmenter.model import predict_proba as model_predict_proba
+from segmenter.page import Page
 
 FIXTURES = Path(__file__).parent / "fixtures"
 EXAMPLE = (FIXTURES / "page-dump.txt").read_text(encoding="utf-8")
@@ -160,3 +167,56 @@ def test_cli_segment_reads_stdin_and_reports_missing_files(tmp_path):
                              capture_output=True, text=True, timeout=120)
     assert missing.returncode == 2
     assert "cannot read" in missing.stderr and "Traceback" not in missing.stderr
+
+
+# The packed trees (model.predict_proba) must give scikit-learn's probabilities bit for bit.
+
+def _html_fixture(name):
+    return gzip.decompress((FIXTURES / name).read_bytes())
+
+
+@pytest.mark.parametrize("page", [EXAMPLE, INDEX_PAGE, "one line"], ids=["example", "index", "one-line"])
+def test_packed_trees_equal_predict_proba_on_text(page):
+    model = shipped_model()
+    assert packed_forest(model.named_steps["classifier"]) is not None
+    pages = [page_blocks(Page.from_input(page, "text"))]
+    assert model_predict_proba(model, pages).tobytes() == model.predict_proba(pages).tobytes()
+
+
+@pytest.mark.parametrize("name", ["readability-ars-1.html.gz", "scrapinghub-sciencealert.html.gz"])
+def test_packed_trees_equal_predict_proba_on_html(name):
+    model = shipped_model()
+    pages = [page_blocks(Page.from_input(_html_fixture(name), "html"))]
+    assert model_predict_proba(model, pages).tobytes() == model.predict_proba(pages).tobytes()
+
+
+def _random_problem(n_classes, seed=0):
+    rng = np.random.default_rng(seed)
+    X = np.round(rng.normal(size=(400, 6)), 1)  # rounded: many values sit exactly on a threshold
+    y = (X[:, 0] + X[:, 1] * X[:, 2] > 0).astype(int) + (n_classes > 2) * (X[:, 3] > 0.5)
+    return X, y
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_packed_trees_follow_a_retrained_classifier(n_classes):
+    X, y = _random_problem(n_classes)
+    classifier = HistGradientBoostingClassifier(max_iter=5, max_leaf_nodes=15, random_state=0)
+    pipeline = Pipeline([("classifier", classifier)]).fit(X, y)
+    assert packed_forest(classifier) is not None
+    assert model_predict_proba(pipeline, X).tobytes() == pipeline.predict_proba(X).tobytes()
+    # refitted in place, with more rounds on other data: the trees are packed again
+    X2, y2 = _random_problem(n_classes, seed=1)
+    pipeline.set_params(classifier__max_iter=8).fit(X2, y2)
+    assert model_predict_proba(pipeline, X).tobytes() == pipeline.predict_proba(X).tobytes()
+
+
+def test_packed_trees_leave_missing_values_and_categories_to_scikit_learn():
+    X, y = _random_problem(3)
+    X[::7, 1] = np.nan
+    pipeline = Pipeline([("classifier", HistGradientBoostingClassifier(max_iter=5, random_state=0))]).fit(X, y)
+    assert model_predict_proba(pipeline, X).tobytes() == pipeline.predict_proba(X).tobytes()
+    X[:, 4] = np.abs(X[:, 4] * 3).round()
+    categorical = HistGradientBoostingClassifier(max_iter=5, categorical_features=[4], random_state=0).fit(X, y)
+    assert packed_forest(categorical) is None
+    pipeline = Pipeline([("classifier", categorical)])
+    assert model_predict_proba(pipeline, X).tobytes() == pipeline.predict_proba(X).tobytes()
