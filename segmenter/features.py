@@ -39,8 +39,12 @@ _TERMINAL = ".!?。！？:;\"'”’»)"
 _HEADLINE_END = ".!?。！？:"  # a block ending in one of these reads as a sentence, not a headline
 _SEPARATOR_CHARS = "|•·»›/"
 _URL = re.compile(r"https?://|www\.|@\w+\.\w+")
-_TIME_OR_DATE = re.compile(r"\b\d{1,2}:\d{2}\b|\b(?:19|20)\d{2}\b|\b\d{1,2}[./-]\d{1,2}[./-]\d{2,4}\b")
-_COPYRIGHT = re.compile(r"©|copyright", re.IGNORECASE)
+# Times and dates: r"\b\d{1,2}:\d{2}\b|\b(?:19|20)\d{2}\b|\b\d{1,2}[./-]\d{1,2}[./-]\d{2,4}\b", written to
+# open with its first digit (and the \b as "no word character before it") so that the regex engine
+# jumps from digit to digit instead of trying every position: the same matches, 3x faster.
+_TIME_OR_DATE = re.compile(r"\d(?<!\w\d)(?:\d?:\d{2}\b|(?<=1)9\d{2}\b|(?<=2)0\d{2}\b|\d?[./-]\d{1,2}[./-]\d{2,4}\b)")
+# r"©|copyright" ignoring case, opening with a character class for the same reason.
+_COPYRIGHT = re.compile(r"[©cC](?:(?<=©)|(?i:opyright))")
 
 # Neighbour offsets whose features are copied in, and the properties copied (the cheap, telling ones).
 NEIGHBOUR_OFFSETS = (-2, -1, 1, 2)
@@ -127,40 +131,43 @@ def text_columns(texts: list[str], page_tokens: list[list[str]] | None = None) -
     # A word starts at a non-space character after a space; the "\n" joints keep blocks apart.
     word_start = ~is_space & np.concatenate(([True], is_space[:-1]))
 
-    def per_block(mask: np.ndarray) -> np.ndarray:
-        total = np.concatenate(([0], np.cumsum(mask, dtype=np.int64)))
-        return (total[starts + lengths] - total[starts]).astype(float)
+    def per_block(*masks: np.ndarray) -> np.ndarray:
+        """Per mask, per block: how many of the block's characters it holds (one running sum for all)."""
+        total = np.zeros((len(masks), len(codes) + 1), dtype=np.int64)
+        np.cumsum(masks, axis=1, out=total[:, 1:])
+        return (total[:, starts + lengths] - total[:, starts]).astype(float)
 
     def matches(pattern: re.Pattern) -> np.ndarray:
         positions = [m.start() for m in pattern.finditer(joined)]
         block = np.searchsorted(starts, positions, side="right") - 1
         return np.bincount(block, minlength=n).astype(float)
 
-    letters = per_block((classes & ALPHA) > 0)
-    upper = per_block((classes & UPPER) > 0)
-    words = per_block(word_start)
+    is_upper = (classes & UPPER) > 0
+    letters, upper, digits, separators, cjk, words, title_words = per_block(
+        (classes & ALPHA) > 0, is_upper, (classes & DIGIT) > 0, (classes & SEPARATOR) > 0, (classes & CJK) > 0,
+        word_start, word_start & is_upper)
     chars = lengths.astype(float)
     stripped_ends = [t.rstrip()[-3:] for t in texts]
-    cues = cue_words()
+    is_cue = cue_words().__contains__
     token_counts = np.fromiter(map(len, page_tokens), dtype=float, count=n)
     with np.errstate(divide="ignore", invalid="ignore"):
         return {
             "log_chars": np.log1p(chars),
             "log_tokens": np.log1p(token_counts),
             "alpha_ratio": np.where(chars > 0, letters / chars, 0.0),
-            "digit_ratio": np.where(chars > 0, per_block((classes & DIGIT) > 0) / chars, 0.0),
+            "digit_ratio": np.where(chars > 0, digits / chars, 0.0),
             "upper_ratio": np.where(letters > 0, upper / letters, 0.0),
-            "title_case": np.where(words > 0, per_block(word_start & ((classes & UPPER) > 0)) / words, 0.0),
+            "title_case": np.where(words > 0, title_words / words, 0.0),
             "sentences": np.log1p(matches(_SENTENCE_END)),
             "ends_terminal": np.array([float(end[-1:] in _TERMINAL) if end else 0.0 for end in stripped_ends]),
             "ends_ellipsis": np.array([float(end.endswith(("...", "…"))) for end in stripped_ends]),
-            "separators": np.log1p(per_block((classes & SEPARATOR) > 0)),
+            "separators": np.log1p(separators),
             "has_url": np.minimum(matches(_URL), 1.0),
             "date_like": np.minimum(matches(_TIME_OR_DATE), 1.0),
             "copyright": np.minimum(matches(_COPYRIGHT), 1.0),
-            "cue": np.array([float(sum(t in cues for t in toks)) if len(toks) <= CUE_MAX_TOKENS else 0.0
+            "cue": np.array([float(sum(map(is_cue, toks))) if len(toks) <= CUE_MAX_TOKENS else 0.0
                              for toks in page_tokens]),
-            "cjk": np.minimum(per_block((classes & CJK) > 0), 1.0),
+            "cjk": np.minimum(cjk, 1.0),
         }
 
 
@@ -203,7 +210,8 @@ class PageTokens:
         flat = [ids.setdefault(t, len(ids)) for toks in page_tokens for t in toks]
         n, size = len(page_tokens), max(len(ids), 1)
         counts = np.fromiter(map(len, page_tokens), dtype=np.int64, count=n)
-        keys = np.unique(np.repeat(np.arange(n, dtype=np.int64), counts) * size + np.array(flat, dtype=np.int64))
+        pair_keys = np.repeat(np.arange(n, dtype=np.int64), counts) * size + np.array(flat, dtype=np.int64)
+        keys, _ = _unique_counts(pair_keys)
         pair_block, pair_token = np.divmod(keys, size)
         vocabulary = list(ids)
         return cls(vocabulary, counts, pair_block, pair_token,
@@ -225,13 +233,24 @@ class PageTokens:
         return sets
 
 
+def _unique_counts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(values, return_counts=True)`` of an integer array, by sorting: at page size
+    numpy 2's hash-based unique is about 10x slower."""
+    values = np.sort(values)
+    first = np.flatnonzero(np.concatenate(([True], values[1:] != values[:-1]))[:len(values)])
+    return values[first], np.diff(np.append(first, len(values)))
+
+
 def content_pairs(vocabulary: list[str], pair_block: np.ndarray, pair_token: np.ndarray, n_blocks: int) -> np.ndarray:
     """Which (block, token) pairs hold a content token: at least ``CONTENT_TOKEN_CHARS`` characters
     (CJK characters always count) and not in more than ``COMMON_TOKEN_SHARE`` of the page's blocks
     (function words, the site's name)."""
     if not vocabulary:
         return np.zeros(0, dtype=bool)
-    long_enough = np.array([len(t) >= CONTENT_TOKEN_CHARS or bool(_CJK.match(t)) for t in vocabulary], dtype=bool)
+    long_enough = np.fromiter(map(len, vocabulary), dtype=np.int64, count=len(vocabulary)) >= CONTENT_TOKEN_CHARS
+    short = np.flatnonzero(~long_enough)
+    if _CJK.search("".join([vocabulary[i] for i in short])):  # one search; a CJK page checks each token
+        long_enough[short] = [bool(_CJK.match(vocabulary[i])) for i in short]
     candidate = long_enough[pair_token]
     blocks_with = np.bincount(pair_token[candidate], minlength=len(vocabulary))
     limit = max(COMMON_TOKEN_MIN_BLOCKS, COMMON_TOKEN_SHARE * n_blocks)
@@ -258,7 +277,7 @@ def headline_support(page: PageTokens) -> np.ndarray:
     offsets = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
     heads, longs = head_block[rows], long_block[np.repeat(first, count) + offsets]
     below = longs >= heads + 2
-    pairs, shared = np.unique(heads[below] * n + longs[below], return_counts=True)
+    pairs, shared = _unique_counts(heads[below] * n + longs[below])
     return np.bincount(pairs[shared >= ECHO_MIN_TOKENS] // n, minlength=n).astype(float)
 
 
@@ -349,22 +368,29 @@ def page_features(blocks: list[Block], title_hint: str | None = None) -> Columns
         hint_tokens = set(tokens(title_hint))
         in_hint = np.array([t in hint_tokens for t in page.vocabulary], dtype=bool)[page.pair_token]
         cols["in_title_hint"] = np.divide(page.per_block(in_hint), distinct, out=np.zeros(n), where=distinct > 0)
-    for offset in NEIGHBOUR_OFFSETS:
-        prefix = f"n{offset:+d}_"
-        for key in NEIGHBOUR_KEYS:
-            if key in cols:
-                cols[prefix + key] = _shifted(cols[key], offset)
-        cols[prefix + "missing"] = ((index + offset < 0) | (index + offset >= n)).astype(float)
+    cols.update(_neighbour_columns(cols, n))
     return cols
 
 
-def _shifted(values: np.ndarray, offset: int) -> np.ndarray:
-    """``out[i] = values[i + offset]``, 0 where that falls outside the page."""
-    out = np.zeros_like(values)
-    if offset > 0:
-        out[:-offset] = values[offset:]
-    else:
-        out[-offset:] = values[:offset]
+def _neighbour_columns(cols: Columns, n: int) -> Columns:
+    """``n{offset}_{key}[i] = cols[key][i + offset]`` (0 beyond the page) and ``n{offset}_missing``.
+
+    The copied columns go into one zero-padded matrix (an extra row of ones marks the page), and
+    each shifted column is a view into it: one copy in all rather than one per column and offset.
+    """
+    keys = [key for key in NEIGHBOUR_KEYS if key in cols]
+    reach = max(map(abs, NEIGHBOUR_OFFSETS))
+    padded = np.zeros((len(keys) + 1, n + 2 * reach))
+    for row, key in enumerate(keys):
+        padded[row, reach:reach + n] = cols[key]
+    padded[-1, reach:reach + n] = 1.0
+    out: Columns = {}
+    for offset in NEIGHBOUR_OFFSETS:
+        shifted = padded[:, reach + offset:reach + offset + n]
+        prefix = f"n{offset:+d}_"
+        for row, key in enumerate(keys):
+            out[prefix + key] = shifted[row]
+        out[prefix + "missing"] = 1.0 - shifted[-1]
     return out
 
 

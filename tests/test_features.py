@@ -1,10 +1,17 @@
+import re
+
 import numpy as np
+import pytest
 
 from segmenter.blocks import Block, PageBlocks, text_blocks
 from segmenter.features import (
+    _COPYRIGHT,
+    _TIME_OR_DATE,
+    NEIGHBOUR_OFFSETS,
     BlockFeaturizer,
     ColumnVectorizer,
     PageTokens,
+    _unique_counts,
     headline_support,
     main_region,
     page_features,
@@ -114,3 +121,36 @@ def test_featurizer_and_vectorizer_stack_pages_in_order():
     assert matrix[5, vectorizer.vocabulary_["rel_pos"]] == 0.5
     # a column unseen in fit is ignored, not an error
     assert vectorizer.transform([{"unseen": np.ones(2)}]).shape == (2, matrix.shape[1])
+
+
+# The readable forms of the two patterns features.py writes digit-first / class-first for speed.
+READABLE_TIME_OR_DATE = re.compile(r"\b\d{1,2}:\d{2}\b|\b(?:19|20)\d{2}\b|\b\d{1,2}[./-]\d{1,2}[./-]\d{2,4}\b")
+READABLE_COPYRIGHT = re.compile(r"©|copyright", re.IGNORECASE)
+PATTERN_PROBES = [
+    "Updated 12:30, 3 June 2021 - 2019-2020 season, 1.2.2003 and 31/12/99; ©2024 COPYRIGHT Copyright",
+    "a12:30 x2019 12:345 1999a 2099 1899 1:2 12/1/2 12-1-2020x 12.12.12.12 1:22:33 ١٢:٣٠ 20٢٠ copyrıght",
+    "1:30 101999 2020 3/4/2020 1/1/1 cop©yright c© ©© C0pyright cOpYrIgHt x_2019 _12:30 é2019 (2019)",
+]
+
+
+@pytest.mark.parametrize("fast, readable", [(_TIME_OR_DATE, READABLE_TIME_OR_DATE),
+                                            (_COPYRIGHT, READABLE_COPYRIGHT)])
+def test_fast_patterns_match_where_their_readable_forms_do(fast, readable):
+    for text in PATTERN_PROBES + ["\n".join(PATTERN_PROBES)]:
+        assert [m.span() for m in fast.finditer(text)] == [m.span() for m in readable.finditer(text)]
+
+
+@pytest.mark.parametrize("values", [[], [7], [5, 1, 5, 5, 2], list(range(50, 0, -3)) * 3])
+def test_unique_counts_is_numpys_unique(values):
+    values = np.array(values, dtype=np.int64)
+    for ours, numpys in zip(_unique_counts(values), np.unique(values, return_counts=True), strict=True):
+        assert ours.tolist() == numpys.tolist()
+
+
+def test_pages_without_tokens_and_neighbours_beyond_short_pages():
+    cols = page_features(text_blocks("...\n— —\n!!"))
+    assert all(np.isfinite(values).all() and len(values) == 3 for values in cols.values())
+    single = page_features(text_blocks("Only one line here"))
+    for offset in NEIGHBOUR_OFFSETS:
+        assert single[f"n{offset:+d}_missing"].tolist() == [1.0]
+        assert single[f"n{offset:+d}_log_chars"].tolist() == [0.0]
