@@ -41,16 +41,20 @@ class PageBlocks:
 def text_blocks(text: str) -> list[Block]:
     """Split plain text into line blocks, skipping blank lines, keeping exact offsets."""
     blocks: list[Block] = []
-    pos = 0
+    pos = 0  # where the line starts in ``text``
     for line in text.splitlines(keepends=True):
-        start, end = pos, pos + len(line)
-        pos = end
         stripped = line.strip()
-        if not stripped:
-            continue
-        lead = len(line) - len(line.lstrip())
-        start += lead
-        for cut in range(0, len(stripped), MAX_BLOCK_CHARS):
-            piece = stripped[cut:cut + MAX_BLOCK_CHARS]
-            blocks.append(Block(piece, start + cut, start + cut + len(piece)))
+        if stripped:
+            start = pos + len(line) - len(line.lstrip())
+            if len(stripped) <= MAX_BLOCK_CHARS:
+                blocks.append(Block(stripped, start, start + len(stripped)))
+            else:
+                blocks.extend(_cut(stripped, start))
+        pos += len(line)
     return blocks
+
+
+def _cut(line: str, start: int) -> list[Block]:
+    """A (stripped) line too long for one block, in pieces of ``MAX_BLOCK_CHARS``."""
+    return [Block(line[cut:cut + MAX_BLOCK_CHARS], start + cut, start + min(cut + MAX_BLOCK_CHARS, len(line)))
+            for cut in range(0, len(line), MAX_BLOCK_CHARS)]

@@ -177,7 +177,8 @@ def main_region(lengths) -> tuple[int, int]:
     Long blocks score positive, short ones slightly negative, so a few short blocks inside the
     article (subheadings, captions) do not split it. Returns (start, end) with end exclusive.
     """
-    return max_sum_span(min(length / REGION_TOKENS, 5.0) - 0.6 for length in lengths)
+    scores = np.minimum(np.asarray(lengths, dtype=float) / REGION_TOKENS, 5.0) - 0.6
+    return max_sum_span(scores.tolist())
 
 
 def max_sum_span(scores) -> tuple[int, int]:
@@ -326,7 +327,7 @@ def page_features(blocks: list[Block], title_hint: str | None = None) -> Columns
     index = np.arange(n)
     distinct = np.bincount(page.pair_block, minlength=n).astype(float)
 
-    start, end = main_region(counts.tolist())
+    start, end = main_region(counts)
     in_region = (index >= start) & (index < end)
     # Share of a block's distinct tokens that recur in the main region (how a title relates to its
     # body). A block inside the region would match itself, so there it needs two region blocks.

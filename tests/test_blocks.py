@@ -20,3 +20,10 @@ def test_huge_line_is_cut_into_bounded_blocks():
 def test_blank_input_has_no_blocks():
     assert text_blocks("") == []
     assert text_blocks(" \n\t\n") == []
+
+
+def test_indented_long_lines_and_odd_line_breaks_keep_exact_offsets():
+    text = ("\r\n  lead \u2028" + " y" * MAX_BLOCK_CHARS + "  \x0c\t" + "z" * MAX_BLOCK_CHARS + "\x85 tail ")
+    blocks = text_blocks(text)
+    assert [b.text[:4] for b in blocks] == ["lead", "y y ", "y y ", "zzzz", "tail"]
+    assert all(text[b.start:b.end] == b.text and 0 < len(b.text) <= MAX_BLOCK_CHARS for b in blocks)
