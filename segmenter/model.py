@@ -127,10 +127,10 @@ def packed_forest(classifier) -> PackedForest | None:
     return cached[2]
 
 
-# Walk this many levels before the first collection of (row, tree) pairs that reached a leaf, then
-# this many between collections: dropping finished pairs costs a few array copies, so it pays only
-# once many have finished (leaves sit 7 levels deep on average in the shipped model, up to 24).
-FIRST_LEVELS, LATER_LEVELS = 6, 4
+# Walk this many levels before first dropping the (tree, row) pairs that reached a leaf, then this
+# many between drops: a drop costs a few array copies, so it pays only once many have finished
+# (leaves sit 7 levels deep on average in the shipped model, up to 24).
+FIRST_LEVELS, LATER_LEVELS = 6, 3
 
 
 @dataclass(frozen=True)
@@ -149,7 +149,7 @@ class PackedForest:
     feature: np.ndarray     # per slot: the feature its node tests
     threshold: np.ndarray   # per slot: go right if the feature's value is above this
     child: np.ndarray       # per slot + go_right: the child's slot
-    is_leaf: np.ndarray     # per slot
+    is_inner: np.ndarray    # per slot: not a leaf
     value: np.ndarray       # per slot: the leaf's raw value
     baseline: np.ndarray    # raw prediction before any tree, shape (1, per_iteration)
 
@@ -174,7 +174,7 @@ class PackedForest:
             feature=np.repeat(np.where(leaf, 0, flat["feature_idx"]).astype(np.intp), 2),
             threshold=np.repeat(np.where(leaf, np.inf, flat["num_threshold"]), 2),
             child=2 * np.stack([left, right], axis=1).ravel(),
-            is_leaf=np.repeat(leaf, 2),
+            is_inner=np.repeat(~leaf, 2),
             value=np.repeat(flat["value"], 2),
             baseline=np.array(classifier._baseline_prediction, dtype=np.float64),
         )
@@ -189,18 +189,17 @@ class PackedForest:
         slot = np.repeat(self.roots, n)
         pair = np.arange(trees * n)
         row_offset = np.tile(np.arange(n) * X.shape[1], trees)
-        leaf = np.empty(trees * n, dtype=np.intp)
+        final = np.empty(trees * n, dtype=np.intp)  # each pair's slot when last seen: its leaf at the end
         levels = FIRST_LEVELS
         while len(slot):
             for _ in range(levels):
                 go_right = values.take(row_offset + self.feature.take(slot)) > self.threshold.take(slot)
                 slot = self.child.take(slot + go_right)
-            done = self.is_leaf.take(slot)
-            leaf[pair[done]] = slot[done]
-            walking = np.flatnonzero(~done)
+            final[pair] = slot
+            walking = np.flatnonzero(self.is_inner.take(slot))
             slot, pair, row_offset = slot.take(walking), pair.take(walking), row_offset.take(walking)
             levels = LATER_LEVELS
-        leaf_values = self.value.take(leaf).reshape(trees // self.per_iteration, self.per_iteration, n)
+        leaf_values = self.value.take(final).reshape(trees // self.per_iteration, self.per_iteration, n)
         raw = np.empty((self.per_iteration, n))
         raw[:] = self.baseline.T
         for iteration_values in leaf_values:
