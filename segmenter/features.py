@@ -132,10 +132,11 @@ def text_columns(texts: list[str], page_tokens: list[list[str]] | None = None) -
     word_start = ~is_space & np.concatenate(([True], is_space[:-1]))
 
     def per_block(*masks: np.ndarray) -> np.ndarray:
-        """Per mask, per block: how many of the block's characters it holds (one running sum for all)."""
-        total = np.zeros((len(masks), len(codes) + 1), dtype=np.int64)
-        np.cumsum(masks, axis=1, out=total[:, 1:])
-        return (total[:, starts + lengths] - total[:, starts]).astype(float)
+        """Per mask, per block: how many of the block's characters it holds. One sum per block and
+        joint: the "\n" joints hold no counted class (and a trailing one keeps every start in range)."""
+        stacked = np.zeros((len(masks), len(codes) + 1), dtype=bool)
+        stacked[:, :-1] = masks
+        return np.add.reduceat(stacked, starts, axis=1, dtype=np.int64).astype(float)
 
     def matches(pattern: re.Pattern) -> np.ndarray:
         positions = [m.start() for m in pattern.finditer(joined)]
