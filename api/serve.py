@@ -11,6 +11,7 @@ the fork (never shared across it).
 from __future__ import annotations
 
 import argparse
+import gc
 import glob
 import logging
 import os
@@ -94,6 +95,10 @@ def preload() -> None:
         shipped_model()
     except Exception:  # noqa: BLE001 - the workers retry and report it
         log.warning("the model did not load before the fork; each worker will try", exc_info=True)
+    # Keep what was loaded shared after the fork: a worker's first full garbage collection would
+    # otherwise write to every inherited object's header and copy ~30 MB of pages per worker
+    # (measured in the batch pool, which does the same; see segmenter/batch/run.py).
+    gc.freeze()
 
 
 def _clear_metrics(directory: str) -> None:
