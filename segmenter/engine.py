@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+import numpy as np
 from sklearn.pipeline import Pipeline
 from threadpoolctl import ThreadpoolController
 
@@ -53,8 +54,9 @@ def segment_blocks(blocks: PageBlocks, model: Pipeline | None = None) -> Segment
     with _threads().limit(limits=1, user_api="openmp"):
         proba = predict_proba(model, [PageBlocks(head, blocks.title_hint)])
     labels, confidence = coherent_labels(proba, list(model.classes_), [b.text for b in head])
-    labeled = [LabeledBlock(b.text, label, float(c), b.start, b.end)
-               for b, label, c in zip(head, labels, confidence, strict=True)]
+    # tolist(): Python floats in one call, not one float() per numpy scalar
+    labeled = [LabeledBlock(b.text, label, c, b.start, b.end)
+               for b, label, c in zip(head, labels, np.asarray(confidence, dtype=float).tolist(), strict=True)]
     labeled += [LabeledBlock(b.text, OTHER, 0.0, b.start, b.end) for b in blocks.blocks[MAX_CLASSIFIED_BLOCKS:]]
     return build_article(labeled)
 
