@@ -10,7 +10,7 @@ with skops, which loads only the types we list as trusted, never arbitrary pickl
 
 Predicting one page (about 125 rows) through scikit-learn costs one call per tree, each walking
 the rows one at a time; ``predict_proba`` below instead packs the fitted trees into flat arrays
-(``PackedForest``, built once per fitted classifier) and walks every (row, tree) pair at once
+(``PackedForest``, built once per fitted classifier) and walks every (tree, row) pair at once
 with numpy, for the same probabilities bit for bit. The Pipeline itself is unchanged.
 """
 from __future__ import annotations
@@ -139,8 +139,8 @@ class PackedForest:
 
     Node ``i`` of the concatenated trees lives in slot ``2 * i``, and ``child[2 * i + go_right]``
     is the slot of the child taken, so a level is one lookup per array with no branching. Leaves
-    are their own children (threshold +inf: never go right), so a (row, tree) pair that reached its
-    leaf stays there until collected. Comparisons are scikit-learn's (left if ``x <= threshold``).
+    are their own children (threshold +inf: never go right), so a (tree, row) pair that reached its
+    leaf stays there until dropped. Comparisons are scikit-learn's (left if ``x <= threshold``).
     """
 
     per_iteration: int      # trees per boosting iteration (one per class; one in all for two classes)
