@@ -296,8 +296,8 @@ def topical_cohesion(page: PageTokens) -> np.ndarray:
     long_blocks_with = np.bincount(token[is_long[block]], minlength=size)
     # Long blocks holding the token among the block itself and its two neighbours do not count.
     keys = block * size + token  # sorted, as the pairs are
-    nearby = np.zeros(len(block), dtype=np.int64)
-    for offset in (-1, 0, 1):
+    nearby = is_long[block].astype(np.int64)  # the block itself holds its own tokens
+    for offset in (-1, 1):
         neighbour = block + offset
         valid = (neighbour >= 0) & (neighbour < n)
         wanted = np.where(valid, neighbour, 0) * size + token
