@@ -227,6 +227,11 @@ class PageTokens:
         """Sum of a per-pair quantity for each block."""
         return np.bincount(self.pair_block, weights=pair_values, minlength=self.n_blocks)
 
+    def share(self, pair_mask: np.ndarray) -> np.ndarray:
+        """Per block, the share of its distinct tokens whose pair is in ``pair_mask`` (0 if none)."""
+        distinct = np.bincount(self.pair_block, minlength=self.n_blocks).astype(float)
+        return np.divide(self.per_block(pair_mask), distinct, out=np.zeros(self.n_blocks), where=distinct > 0)
+
     def content_sets(self) -> list[set[str]]:
         """Per block, its content tokens as strings (for inspection and tests)."""
         sets: list[set[str]] = [set() for _ in range(self.n_blocks)]
@@ -326,7 +331,6 @@ def page_features(blocks: list[Block], title_hint: str | None = None) -> Columns
     page = PageTokens.from_tokens(page_tokens)
     counts = page.counts
     index = np.arange(n)
-    distinct = np.bincount(page.pair_block, minlength=n).astype(float)
 
     start, end = main_region(counts)
     in_region = (index >= start) & (index < end)
@@ -334,7 +338,7 @@ def page_features(blocks: list[Block], title_hint: str | None = None) -> Columns
     # body). A block inside the region would match itself, so there it needs two region blocks.
     region_vocab = np.bincount(page.pair_token[in_region[page.pair_block]], minlength=len(page.vocabulary))
     recurs = region_vocab[page.pair_token] >= np.where(in_region[page.pair_block], 2, 1)
-    cols["region_overlap"] = np.divide(page.per_block(recurs), distinct, out=np.zeros(n), where=distinct > 0)
+    cols["region_overlap"] = page.share(recurs)
     cols["in_region"] = in_region.astype(float)
     cols["before_region"] = np.where(index < start, _log_distance(start - index), 0.0)
     cols["after_region"] = np.where(index >= end, _log_distance(index - end + 1), 0.0)
@@ -369,7 +373,7 @@ def page_features(blocks: list[Block], title_hint: str | None = None) -> Columns
     if title_hint:
         hint_tokens = set(tokens(title_hint))
         in_hint = np.array([t in hint_tokens for t in page.vocabulary], dtype=bool)[page.pair_token]
-        cols["in_title_hint"] = np.divide(page.per_block(in_hint), distinct, out=np.zeros(n), where=distinct > 0)
+        cols["in_title_hint"] = page.share(in_hint)
     cols.update(_neighbour_columns(cols, n))
     return cols
 

@@ -310,16 +310,22 @@ def training_pages(split: dict, part: str = "train", shared: Path = SHARED) -> l
 CROP_MARGIN = 4  # up to this many blocks kept around the article in a cropped copy
 
 
+def article_span(labels: list[str]) -> tuple[int, int] | None:
+    """(start, end) from the first to the last title or body block, end exclusive; None if none."""
+    kept = [i for i, label in enumerate(labels) if label in (TITLE, BODY)]
+    return (kept[0], kept[-1] + 1) if kept else None
+
+
 def cropped(page: LabeledPage) -> LabeledPage | None:
     """A copy of the page cut down to the article and a few blocks around it, as a user who
     copy-pastes part of a page sends it (no menus, the body may be last). The margin is drawn
     from a generator seeded by the page id, so training stays reproducible."""
-    kept = [i for i, label in enumerate(page.labels) if label in (TITLE, BODY)]
-    if not kept:
+    span = article_span(page.labels)
+    if span is None:
         return None
     rng = random.Random(page.id)
-    start = max(0, kept[0] - rng.randint(0, CROP_MARGIN))
-    end = min(len(page.labels), kept[-1] + 1 + rng.randint(0, CROP_MARGIN))
+    start = max(0, span[0] - rng.randint(0, CROP_MARGIN))
+    end = min(len(page.labels), span[1] + rng.randint(0, CROP_MARGIN))
     if end - start == len(page.labels):
         return None
     blocks = PageBlocks(page.blocks[start:end], page.page.title_hint)
@@ -374,13 +380,12 @@ def synthetic_pages(pages: list[LabeledPage], seed: str = SPLIT_SEED) -> list[La
             if i % SYNTHETIC_EVERY:
                 continue
             others = [q for q in rng.sample(pool, min(len(pool), 3 * TEASERS_PER_INDEX[1])) if q.id != page.id]
-            teasers = [t for q in others for t in [teaser_of(q, rng)] if t]
-            kept = [k for k, label in enumerate(page.labels) if label in (TITLE, BODY)]
-            if not kept or len(teasers) < TEASERS_PER_INDEX[1]:
+            teasers = [t for t in (teaser_of(q, rng) for q in others) if t]
+            span = article_span(page.labels)
+            if span is None or len(teasers) < TEASERS_PER_INDEX[1]:
                 continue
-            head = list(zip(page.blocks[:kept[0]], page.labels[:kept[0]], strict=True))
-            foot = list(zip(page.blocks[kept[-1] + 1:], page.labels[kept[-1] + 1:], strict=True))
-            article = list(zip(page.blocks[kept[0]:kept[-1] + 1], page.labels[kept[0]:kept[-1] + 1], strict=True))
+            pairs = list(zip(page.blocks, page.labels, strict=True))
+            head, article, foot = pairs[:span[0]], pairs[span[0]:span[1]], pairs[span[1]:]
             listing = [pair for t in teasers[:rng.randint(*TEASERS_PER_INDEX)] for pair in t]
             index = head[-FURNITURE_BLOCKS:] + listing + foot[:FURNITURE_BLOCKS]
             out.append(_synthetic(page, "index", index))
