@@ -8,11 +8,8 @@
 """
 from __future__ import annotations
 
-from functools import lru_cache
-
 import numpy as np
 from sklearn.pipeline import Pipeline
-from threadpoolctl import ThreadpoolController
 
 from segmenter.article import OTHER, LabeledBlock, Segmentation, build_article
 from segmenter.blocks import PageBlocks, text_blocks
@@ -36,23 +33,13 @@ def page_blocks(page: Page) -> PageBlocks:
 MAX_CLASSIFIED_BLOCKS = 10_000
 
 
-@lru_cache(maxsize=1)
-def _threads() -> ThreadpoolController:
-    """Inspecting the loaded thread pools costs milliseconds: do it once per process."""
-    return ThreadpoolController()
-
-
 def segment_blocks(blocks: PageBlocks, model: Pipeline | None = None) -> Segmentation:
     """Label a page's blocks and assemble the article. ``model`` defaults to the shipped one."""
     if not blocks.blocks:
         return build_article([])
     model = model or shipped_model()
     head = blocks.blocks[:MAX_CLASSIFIED_BLOCKS]
-    # One page is a few hundred rows: OpenMP threads cost more than they bring, and on a busy
-    # machine (web workers, batch workers) they made one page take 30x longer. (The packed trees
-    # of model.predict_proba use none; scikit-learn's fallback there would.)
-    with _threads().limit(limits=1, user_api="openmp"):
-        proba = predict_proba(model, [PageBlocks(head, blocks.title_hint)])
+    proba = predict_proba(model, [PageBlocks(head, blocks.title_hint)])
     labels, confidence = coherent_labels(proba, list(model.classes_), [b.text for b in head])
     # tolist(): Python floats in one call, not one float() per numpy scalar
     labeled = [LabeledBlock(b.text, label, c, b.start, b.end)

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.pipeline import Pipeline
+from threadpoolctl import ThreadpoolController
 
 from segmenter.features import BlockFeaturizer, ColumnVectorizer
 
@@ -98,14 +99,29 @@ def predict_proba(pipeline: Pipeline, X) -> np.ndarray:  # noqa: N803 (scikit-le
     *transforms, (_, classifier) = pipeline.steps
     forest = packed_forest(classifier)
     if forest is None:
-        return pipeline.predict_proba(X)
+        with _one_openmp_thread():
+            return pipeline.predict_proba(X)
     for _, step in transforms:
         if step is not None and step != "passthrough":
             X = step.transform(X)  # noqa: N806
     X = np.ascontiguousarray(X, dtype=np.float64)  # noqa: N806 (as scikit-learn's validation does)
     if X.ndim != 2 or X.shape[1] != forest.n_features or np.isnan(X).any():
-        return classifier.predict_proba(X)
+        with _one_openmp_thread():
+            return classifier.predict_proba(X)
     return classifier._loss.predict_proba(forest.raw_predict(X))
+
+
+def _one_openmp_thread():
+    """For scikit-learn's own prediction: one page is a few hundred rows, where OpenMP threads cost
+    more than they bring, and on a busy machine (web or batch workers) they made a page take 30x
+    longer. The packed trees use no threads and need no limit."""
+    return _thread_pools().limit(limits=1, user_api="openmp")
+
+
+@lru_cache(maxsize=1)
+def _thread_pools() -> ThreadpoolController:
+    """Inspecting the loaded thread pools costs milliseconds: do it once per process."""
+    return ThreadpoolController()
 
 
 # Packing per fitted classifier: (its predictor list, its tree count, the packing or None). Weak
