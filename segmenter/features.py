@@ -444,11 +444,16 @@ class BlockFeaturizer(BaseEstimator, TransformerMixin):
 
 class ColumnVectorizer(BaseEstimator, TransformerMixin):
     """Column dicts (one per page) -> one dense matrix: a row per block, pages in order; a column per
-    feature name seen in ``fit``, sorted. A name missing from a page reads as 0 and a name unseen in
-    ``fit`` is ignored (DictVectorizer's conventions, at the cost of one copy per column)."""
+    feature name seen in ``fit``: the ``leading`` names first in their order, then the rest sorted.
+    A name missing from a page reads as 0 and a name unseen in ``fit`` is ignored (DictVectorizer's
+    conventions, at the cost of one copy per column)."""
+
+    def __init__(self, leading: tuple[str, ...] = ()):
+        self.leading = leading
 
     def fit(self, X, y=None):  # noqa: N803
-        self.feature_names_ = sorted({name for page in X for name in page})
+        rest = {name for page in X for name in page} - set(self.leading)
+        self.feature_names_ = [*self.leading, *sorted(rest)]
         self.vocabulary_ = {name: j for j, name in enumerate(self.feature_names_)}
         return self
 

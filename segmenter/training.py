@@ -415,14 +415,14 @@ def train(out_dir: Path, shared: Path = SHARED, random_state: int | None = None)
     pages += [c for c in map(cropped, pages) if c is not None] + synthetic_pages(pages)
     human = human_labelled_ids(shared)
     pipeline = fit_pipeline([p.page for p in pages], [p.labels for p in pages],
-                            [block_weights(p, human) for p in pages], seed)
+                            [block_weights(p, human) for p in pages], seed, [site_of(p.url) for p in pages])
     counts: dict[str, int] = {}
     for p in pages:
         for label in p.labels:
             counts[label] = counts.get(label, 0) + 1
     manifest = {
-        "model": "segmenter block classifier (BlockFeaturizer -> ColumnVectorizer -> "
-                 "HistGradientBoostingClassifier) + sequence step",
+        "model": "segmenter block classifier (BlockFeaturizer -> ColumnVectorizer -> TwoPassClassifier "
+                 "of HistGradientBoostingClassifiers) + sequence step",
         "random_state": seed,
         "sources": [
             {"corpus": "scrapinghub (article-extraction-benchmark)", "licence": "MIT",

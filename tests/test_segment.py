@@ -178,7 +178,8 @@ def _html_fixture(name):
 @pytest.mark.parametrize("page", [EXAMPLE, INDEX_PAGE, "one line"], ids=["example", "index", "one-line"])
 def test_packed_trees_equal_predict_proba_on_text(page):
     model = shipped_model()
-    assert packed_forest(model.named_steps["classifier"]) is not None
+    classifier = model.named_steps["classifier"]
+    assert packed_forest(classifier.first_) is not None and packed_forest(classifier.second_) is not None
     pages = [page_blocks(Page.from_input(page, "text"))]
     assert model_predict_proba(model, pages).tobytes() == model.predict_proba(pages).tobytes()
 

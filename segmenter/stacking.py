@@ -1,0 +1,164 @@
+"""Two passes over a page's blocks: the second classifier reads the first one's guesses in context.
+
+A block's own features say little about where the article is; the first pass's probabilities for
+the blocks around it say much more (a paragraph among believed body paragraphs is body, a line
+between two teaser headlines is a blurb, the block the region starts under is the title). This is
+stacked generalisation over the sequence ("auto-context"):
+
+    first pass   features                         -> probabilities per block
+    context      those probabilities, for the block, its neighbours, windows around it and the
+                 page (distance to the likeliest body region and to the likeliest title)
+    second pass  features + context               -> probabilities per block
+
+The second pass is trained on out-of-fold first-pass probabilities (folds by ``groups``: the site
+in training), so it learns how far to trust the first pass on pages that pass has never seen.
+
+Page boundaries and block lengths come from two leading feature columns (``LEADING_COLUMNS``,
+placed first by ``ColumnVectorizer``): a page starts where its relative position is 0.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.model_selection import GroupKFold
+
+from segmenter.article import BODY, TEASER_BLURB, TEASER_HEADLINE, TITLE
+from segmenter.features import max_sum_span
+
+LEADING_COLUMNS = ("rel_pos", "log_chars")  # column 0 is 0 at a page's first block; column 1 is log1p(chars)
+CONTEXT_OFFSETS = (-3, -2, -1, 1, 2, 3)
+CONTEXT_RADII = (3, 10)
+# The likeliest body region, as the sequence step finds it (sequence.body_region's defaults).
+REGION_PRIOR = 0.45
+FULL_WEIGHT_CHARS = 300
+NO_REGION = 999.0  # distance to a region the page does not have
+
+Proba = Callable[[BaseEstimator, np.ndarray], np.ndarray]
+
+
+def page_slices(X: np.ndarray) -> list[slice]:  # noqa: N803 (scikit-learn's naming)
+    """The rows of each page: a page starts where the relative-position column is 0."""
+    starts = np.flatnonzero(X[:, 0] == 0).tolist()
+    if not starts or starts[0] != 0:
+        starts = [0, *starts]
+    return [slice(a, b) for a, b in zip(starts, [*starts[1:], len(X)], strict=True)]
+
+
+def context_columns(proba: np.ndarray, chars: np.ndarray, classes: list[str]) -> np.ndarray:
+    """Second-pass context for one page's blocks from the first pass's ``proba`` (blocks x classes)."""
+    n, k = proba.shape
+    def column(label: str) -> np.ndarray:  # a class the classifier never saw has probability 0
+        return proba[:, classes.index(label)] if label in classes else np.zeros(n)
+
+    body, title = column(BODY), column(TITLE)
+    teaser = column(TEASER_HEADLINE) + column(TEASER_BLURB)
+    weight = np.minimum(chars, FULL_WEIGHT_CHARS) / FULL_WEIGHT_CHARS + 0.05
+    reach = max(map(abs, CONTEXT_OFFSETS))
+    padded = np.zeros((n + 2 * reach, k))
+    padded[reach:reach + n] = proba
+    out = [proba] + [padded[reach + offset:reach + offset + n] for offset in CONTEXT_OFFSETS]
+    for radius in CONTEXT_RADII:
+        out += [_window_mean(body, weight, radius)[:, None], _window_mean(teaser, weight, radius)[:, None]]
+
+    index = np.arange(n)
+    start, end = max_sum_span((body - REGION_PRIOR) * weight)
+    if end > start:
+        to_region = np.where(index < start, index - start, np.where(index >= end, index - end + 1, 0))
+    else:
+        to_region = np.full(n, NO_REGION)
+    best_title = int(np.argmax(title))
+    body_mass = np.cumsum(body * weight)
+    out.append(np.column_stack([
+        _signed_log(to_region), (to_region == 0).astype(float),
+        _signed_log(index - best_title), np.full(n, title[best_title]),
+        np.full(n, body.max()), body_mass / max(body_mass[-1], 1e-9), np.full(n, np.log1p(n)),
+        (title >= title[best_title]).astype(float),
+    ]))
+    return np.hstack(out)
+
+
+def _window_mean(values: np.ndarray, weight: np.ndarray, radius: int) -> np.ndarray:
+    """Length-weighted mean of ``values`` over each block's window of ``radius`` blocks each side."""
+    n = len(values)
+    total = np.concatenate(([0.0], np.cumsum(values * weight)))
+    mass = np.concatenate(([0.0], np.cumsum(weight)))
+    lo = np.maximum(np.arange(n) - radius, 0)
+    hi = np.minimum(np.arange(n) + radius + 1, n)
+    return (total[hi] - total[lo]) / (mass[hi] - mass[lo])
+
+
+def _signed_log(values: np.ndarray) -> np.ndarray:
+    return np.sign(values) * np.log1p(np.abs(values))
+
+
+def _sklearn_proba(estimator: BaseEstimator, X: np.ndarray) -> np.ndarray:  # noqa: N803
+    return estimator.predict_proba(X)
+
+
+class TwoPassClassifier(ClassifierMixin, BaseEstimator):
+    """A block classifier and a second one over its guesses in page context (see module docstring).
+
+    ``first`` and ``second`` are unfitted classifiers (gradient-boosted trees by default); ``n_folds``
+    folds give the out-of-fold first-pass probabilities the second pass is trained on.
+    """
+
+    def __init__(self, first: BaseEstimator | None = None, second: BaseEstimator | None = None,
+                 n_folds: int = 4):
+        self.first = first
+        self.second = second
+        self.n_folds = n_folds
+
+    def fit(self, X, y, sample_weight=None, groups=None):  # noqa: N803
+        """``groups`` (one per row, e.g. the page's site) keep a group's rows in one fold; by
+        default each page is its own group."""
+        X = np.asarray(X, dtype=np.float64)  # noqa: N806
+        y = np.asarray(y)
+        weight = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+        pages = page_slices(X)
+        if groups is None:
+            groups = np.repeat(np.arange(len(pages)), [s.stop - s.start for s in pages])
+        first = self.first if self.first is not None else _default_first()
+        second = self.second if self.second is not None else _default_second()
+        self.first_ = clone(first).fit(X, y, sample_weight=weight)
+        self.classes_ = self.first_.classes_
+        out_of_fold = np.zeros((len(y), len(self.classes_)))
+        folds = GroupKFold(min(self.n_folds, len(np.unique(groups))))
+        for train, test in folds.split(X, y, groups):
+            fold = clone(first).fit(X[train], y[train], sample_weight=weight[train])
+            columns = np.searchsorted(self.classes_, fold.classes_)  # a class absent from a fold stays 0
+            out_of_fold[np.ix_(test, columns)] = fold.predict_proba(X[test])
+        self.second_ = clone(second).fit(self._second_input(X, out_of_fold, pages), y, sample_weight=weight)
+        return self
+
+    def predict_proba(self, X) -> np.ndarray:  # noqa: N803
+        return self.two_pass_proba(np.asarray(X, dtype=np.float64), _sklearn_proba)
+
+    def predict(self, X) -> np.ndarray:  # noqa: N803
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    def two_pass_proba(self, X: np.ndarray, proba: Proba) -> np.ndarray:  # noqa: N803
+        """Both passes, each classifier's probabilities computed by ``proba(classifier, X)`` (so a
+        faster evaluator of the same trees can stand in for ``predict_proba``)."""
+        if not len(X):
+            return np.zeros((0, len(self.classes_)))
+        first = proba(self.first_, X)
+        return proba(self.second_, self._second_input(X, first, page_slices(X)))
+
+    def _second_input(self, X: np.ndarray, first: np.ndarray, pages: list[slice]) -> np.ndarray:  # noqa: N803
+        chars = np.expm1(X[:, 1])
+        classes = [str(c) for c in self.classes_]
+        context = np.vstack([context_columns(first[page], chars[page], classes) for page in pages])
+        return np.hstack([X, context])
+
+
+def _default_first() -> HistGradientBoostingClassifier:
+    return HistGradientBoostingClassifier(max_iter=10, learning_rate=0.3, max_leaf_nodes=63,
+                                          l2_regularization=1.0, early_stopping=False)
+
+
+def _default_second() -> HistGradientBoostingClassifier:
+    return HistGradientBoostingClassifier(max_iter=20, learning_rate=0.3, max_leaf_nodes=15,
+                                          l2_regularization=1.0, early_stopping=False)
