@@ -161,6 +161,19 @@ def page_tokens(texts: list[str]) -> tuple[list[str], np.ndarray]:
     return words, _count_per_block([word_start], _block_starts(lowered))[0]
 
 
+def _blocks_holding(joined: str, starts: np.ndarray, needles: tuple[str, ...]) -> np.ndarray:
+    """Per block (texts joined by "\\n", starting at ``starts``): whether it holds any of ``needles``."""
+    positions = []
+    for needle in needles:
+        at = joined.find(needle)
+        while at >= 0:
+            positions.append(at)
+            at = joined.find(needle, at + 1)
+    holding = np.zeros(len(starts), dtype=bool)
+    holding[np.searchsorted(starts, positions, side="right") - 1] = True
+    return holding
+
+
 def text_features(text: str) -> dict[str, float]:
     """Features of one block's text alone (a convenience over ``text_columns``)."""
     return {name: float(values[0]) for name, values in text_columns([text]).items()}
@@ -172,7 +185,8 @@ def text_columns(texts: list[str], page: PageTokens | None = None) -> Columns:
     page = PageTokens.from_texts(texts) if page is None else page
     joined = "\n".join(texts)
     starts = _block_starts(texts)
-    classes = char_classes()[np.minimum(_code_points(joined), 0xFFFF)]
+    codes = _code_points(joined)
+    classes = char_classes()[np.minimum(codes, 0xFFFF)]
     is_space = (classes & SPACE) > 0
     # A word starts at a non-space character after a space; the "\n" joints keep blocks apart.
     word_start = ~is_space & np.concatenate(([True], is_space[:-1]))
@@ -185,10 +199,22 @@ def text_columns(texts: list[str], page: PageTokens | None = None) -> Columns:
         block = np.searchsorted(starts, positions, side="right") - 1
         return np.bincount(block, minlength=n).astype(float)
 
+    def found_in(pattern: re.Pattern, candidates: np.ndarray) -> np.ndarray:
+        """1.0 where ``pattern`` matches in the block, searching only the ``candidates`` (the
+        others cannot hold a match): cheaper than a regex scan of the whole page."""
+        found = np.zeros(n)
+        for i in np.flatnonzero(candidates).tolist():
+            found[i] = pattern.search(texts[i]) is not None
+        return found
+
     is_upper = (classes & UPPER) > 0
-    letters, upper, digits, separators, cjk, words, title_words = per_block(
+    letters, upper, digits, separators, cjk, words, title_words, beyond_table = per_block(
         (classes & ALPHA) > 0, is_upper, (classes & DIGIT) > 0, (classes & SEPARATOR) > 0, (classes & CJK) > 0,
-        word_start, word_start & is_upper)
+        word_start, word_start & is_upper, codes > 0xFFFF)
+    # A time or date holds three digits or more (the table knows no digit beyond the BMP: any such
+    # character may be one); a link holds one of its three markers.
+    may_be_date = digits + beyond_table >= 3
+    may_be_url = _blocks_holding(joined, starts, ("://", "www.", "@"))
     chars = np.fromiter(map(len, texts), dtype=float, count=n)
     stripped_ends = [t.rstrip()[-3:] for t in texts]
     is_cue = np.fromiter(map(cue_words().__contains__, page.vocabulary), dtype=bool, count=len(page.vocabulary))
@@ -205,8 +231,8 @@ def text_columns(texts: list[str], page: PageTokens | None = None) -> Columns:
             "ends_terminal": np.array([float(end[-1:] in _TERMINAL) if end else 0.0 for end in stripped_ends]),
             "ends_ellipsis": np.array([float(end.endswith(("...", "…"))) for end in stripped_ends]),
             "separators": np.log1p(separators),
-            "has_url": np.minimum(matches(_URL), 1.0),
-            "date_like": np.minimum(matches(_TIME_OR_DATE), 1.0),
+            "has_url": found_in(_URL, may_be_url),
+            "date_like": found_in(_TIME_OR_DATE, may_be_date),
             "copyright": np.minimum(matches(_COPYRIGHT), 1.0),
             "cue": np.where(page.counts <= CUE_MAX_TOKENS, page.tokens_per_block(is_cue), 0.0),
             "cjk": np.minimum(cjk, 1.0),
