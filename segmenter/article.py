@@ -17,12 +17,6 @@ class LabeledBlock:
     start: int
     end: int
 
-    def __init__(self, text: str, label: str, confidence: float, start: int, end: int) -> None:
-        # Fills the instance dict directly (the dataclass keeps an __init__ it finds): the generated
-        # one of a frozen dataclass sets each field through object.__setattr__, which costs more
-        # than half again as much, and every block of every page gets one of these.
-        self.__dict__.update({"text": text, "label": label, "confidence": confidence, "start": start, "end": end})
-
     def to_dict(self) -> dict:
         return {"text": self.text, "label": self.label, "confidence": round(self.confidence, 4),
                 "start": self.start, "end": self.end}

@@ -5,7 +5,7 @@ HTML: blocks come from the DOM (see ``segmenter.html``) and carry structural sig
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 # A single line longer than this is cut into several blocks, so one 5 MB line cannot make
 # a feature or a shingle step quadratic; real paragraphs are far shorter.
@@ -47,7 +47,7 @@ def text_blocks(text: str) -> list[Block]:
         if stripped:
             start = pos + line.find(stripped[0])  # only whitespace comes before it
             if len(stripped) <= MAX_BLOCK_CHARS:
-                blocks.append(_plain_block(stripped, start, start + len(stripped)))
+                blocks.append(Block(stripped, start, start + len(stripped)))
             else:
                 blocks.extend(_cut(stripped, start))
         pos += len(line)
@@ -56,18 +56,5 @@ def text_blocks(text: str) -> list[Block]:
 
 def _cut(line: str, start: int) -> list[Block]:
     """A (stripped) line too long for one block, in pieces of ``MAX_BLOCK_CHARS``."""
-    return [_plain_block(line[cut:cut + MAX_BLOCK_CHARS], start + cut, start + min(cut + MAX_BLOCK_CHARS, len(line)))
+    return [Block(line[cut:cut + MAX_BLOCK_CHARS], start + cut, start + min(cut + MAX_BLOCK_CHARS, len(line)))
             for cut in range(0, len(line), MAX_BLOCK_CHARS)]
-
-
-# The fields a plain-text block leaves at their defaults (the structural signals).
-_NO_SIGNALS = {f.name: f.default for f in fields(Block) if f.name not in ("text", "start", "end")}
-
-
-def _plain_block(text: str, start: int, end: int) -> Block:
-    """``Block(text, start, end)``, filling the instance dict directly: the frozen dataclass's own
-    ``__init__`` sets each of the eight fields through ``object.__setattr__``, which costs three
-    times as much, and a page has a hundred lines or more."""
-    block = object.__new__(Block)
-    block.__dict__.update({"text": text, "start": start, "end": end, **_NO_SIGNALS})
-    return block
