@@ -447,7 +447,7 @@ def page_features(blocks: list[Block], title_hint: str | None = None) -> Columns
     cols["rel_pos"] = index / n
     cols["chars_vs_max"] = lengths / max(lengths.max(), 1.0)
     repeats = Counter(texts)
-    cols["repeated"] = np.array([float(repeats[t] > 1) for t in texts])
+    cols["repeated"] = (np.fromiter(map(repeats.__getitem__, texts), dtype=np.int64, count=n) > 1).astype(float)
     # A blurb is longer and more sentence-like than the headline right above it.
     headline_like = ((counts >= HEADLINE_TOKENS[0]) & (counts <= HEADLINE_TOKENS[1])
                      & np.array([t.rstrip()[-1:] not in _HEADLINE_END for t in texts]))
