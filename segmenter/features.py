@@ -359,7 +359,7 @@ def headline_support(page: PageTokens) -> np.ndarray:
                & (content_size >= ECHO_MIN_TOKENS))
     head_block, head_token = block[is_head[block]], token[is_head[block]]
     long_pairs = page.counts[block] >= REGION_TOKENS
-    by_token = np.argsort(token[long_pairs], kind="stable")
+    by_token = np.argsort(token[long_pairs] * n + block[long_pairs])  # by token, then block
     long_block, long_token = block[long_pairs][by_token], token[long_pairs][by_token]
     # Join the head pairs with the long pairs on the token: one row per (head, long block, token).
     first = np.searchsorted(long_token, head_token, side="left")
@@ -384,14 +384,18 @@ def topical_cohesion(page: PageTokens) -> np.ndarray:
     size = max(len(page.vocabulary), 1)
     long_blocks_with = np.bincount(token[is_long[block]], minlength=size)
     # Long blocks holding the token among the block itself and its two neighbours do not count.
-    keys = block * size + token  # sorted, as the pairs are
-    nearby = is_long[block].astype(np.int64)  # the block itself holds its own tokens
-    for offset in (-1, 1):
-        neighbour = block + offset
-        valid = (neighbour >= 0) & (neighbour < n)
-        wanted = np.where(valid, neighbour, 0) * size + token
-        found = keys[np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)] == wanted
-        nearby += valid & found & is_long[np.where(valid, neighbour, 0)]
+    # Ordered by token, then block, the pair of the same token in the next block (if any) comes
+    # right after a pair.
+    by_token = np.argsort(token * n + block)
+    ordered_block, ordered_token = block[by_token], token[by_token]
+    in_next = (ordered_token[1:] == ordered_token[:-1]) & (ordered_block[1:] == ordered_block[:-1] + 1)
+    next_holds, previous_holds = np.zeros(len(block), dtype=bool), np.zeros(len(block), dtype=bool)
+    next_holds[by_token[:-1]] = in_next
+    previous_holds[by_token[1:]] = in_next
+    long_next = np.concatenate((is_long[1:], [False]))[block]
+    long_previous = np.concatenate(([False], is_long[:-1]))[block]
+    nearby = (is_long[block].astype(np.int64)  # the block itself holds its own tokens
+              + (next_holds & long_next) + (previous_holds & long_previous))
     hits = np.bincount(block, weights=(long_blocks_with[token] - nearby) > 0, minlength=n)
     total = np.bincount(block, minlength=n)
     return np.divide(hits, total, out=np.zeros(n), where=total > 0)
