@@ -12,6 +12,9 @@ from dataclasses import dataclass
 MAX_BLOCK_CHARS = 20_000
 
 
+_NO_SIGNALS = (None, None, None, None, None)
+
+
 @dataclass(frozen=True)
 class Block:
     """A text block. ``start``/``end`` index the input string as given (``text == input[start:end]``
@@ -27,6 +30,24 @@ class Block:
     tag_path: str | None = None
     depth: int | None = None
     hints: str | None = None  # class/id words of the element and its ancestors, space-separated
+
+    def __init__(self, text: str, start: int, end: int, link_density: float | None = None,
+                 tag: str | None = None, tag_path: str | None = None, depth: int | None = None,
+                 hints: str | None = None) -> None:
+        # The dataclass's own __init__, except that a block without signals does not store them:
+        # the class attributes (the fields' defaults, None) read the same. A frozen dataclass
+        # stores each field through object.__setattr__, and a plain-text page makes hundreds of
+        # blocks, none with signals.
+        store = object.__setattr__
+        store(self, "text", text)
+        store(self, "start", start)
+        store(self, "end", end)
+        if (link_density, tag, tag_path, depth, hints) != _NO_SIGNALS:
+            store(self, "link_density", link_density)
+            store(self, "tag", tag)
+            store(self, "tag_path", tag_path)
+            store(self, "depth", depth)
+            store(self, "hints", hints)
 
 
 @dataclass(frozen=True)
