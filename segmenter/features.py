@@ -147,7 +147,7 @@ def page_tokens(texts: list[str]) -> tuple[list[str], np.ndarray]:
     out (word characters are never whitespace): a third of the cost of a regex search per text.
     A page with CJK characters, whose runs split per character, takes ``tokens()`` text by text.
     """
-    lowered = [t.lower() for t in texts]  # per text: lower() may lengthen one (U+0130 -> 2 chars)
+    lowered = list(map(str.lower, texts))  # per text: lower() may lengthen one (U+0130 -> 2 chars)
     codes = _code_points("\n".join(lowered))
     classes = char_classes()[np.minimum(codes, 0xFFFF)]
     if (classes & CJK).any():
@@ -156,7 +156,10 @@ def page_tokens(texts: list[str]) -> tuple[list[str], np.ndarray]:
     is_word = (classes & WORD) > 0
     beyond_table = np.flatnonzero(codes > 0xFFFF)  # emoji are no words, but 𝐀 or 𠀀 are
     is_word[beyond_table] = [_is_word(chr(code)) for code in codes[beyond_table].tolist()]
-    words = np.where(is_word, codes, np.uint32(ord(" "))).tobytes().decode("utf-32-le").split()
+    # Non-word characters become spaces: zeroed, then raised to the space, which every word
+    # character lies above (the lowest, "0", is 48).
+    spaced = np.maximum(codes * is_word, np.uint32(ord(" ")))
+    words = spaced.tobytes().decode("utf-32-le").split()
     word_start = is_word & np.concatenate(([True], ~is_word[:-1]))
     return words, _count_per_block([word_start], _block_starts(lowered))[0]
 
@@ -427,8 +430,8 @@ def page_features(blocks: list[Block], title_hint: str | None = None) -> Columns
     recurs = region_vocab[page.pair_token] >= np.where(in_region[page.pair_block], 2, 1)
     cols["region_overlap"] = page.share(recurs)
     cols["in_region"] = in_region.astype(float)
-    cols["before_region"] = np.where(index < start, _log_distance(start - index), 0.0)
-    cols["after_region"] = np.where(index >= end, _log_distance(index - end + 1), 0.0)
+    cols["before_region"] = _log_distance(start - index)  # 0 in the region and after it
+    cols["after_region"] = _log_distance(index - end + 1)
 
     cohesion = topical_cohesion(page)
     cols["cohesion"] = cohesion
@@ -444,8 +447,8 @@ def page_features(blocks: list[Block], title_hint: str | None = None) -> Columns
         echo = page.per_block(page.content & anchor_tokens[page.pair_token])
         cols["anchor_echo"] = np.where(index != anchor, echo / anchor_tokens.sum(), 0.0)
         cols["is_anchor"] = (index == anchor).astype(float)
-        cols["after_anchor"] = np.where(index > anchor, _log_distance(index - anchor), 0.0)
-        cols["before_anchor"] = np.where(index < anchor, _log_distance(anchor - index), 0.0)
+        cols["after_anchor"] = _log_distance(index - anchor)
+        cols["before_anchor"] = _log_distance(anchor - index)
 
     lengths = np.fromiter(map(len, texts), dtype=float, count=n)
     cols["rel_pos"] = index / n
@@ -496,6 +499,7 @@ def _window_mean(values: np.ndarray, radius: int) -> np.ndarray:
 
 
 def _log_distance(distance: np.ndarray) -> np.ndarray:
+    """log1p of the distance, clipped to [0, MAX_DISTANCE]: 0 on the far side (distance <= 0)."""
     return np.log1p(np.minimum(np.maximum(distance, 0), MAX_DISTANCE))
 
 
