@@ -12,7 +12,7 @@ from dataclasses import dataclass
 MAX_BLOCK_CHARS = 20_000
 
 
-_NO_SIGNALS = (None, None, None, None, None)
+_NO_SIGNALS = (None, None, None, None, None)  # a plain-text block's structural signals
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,10 @@ runs, and CJK runs count per character (their words are not space-separated).
 
 Features are computed a page at a time, as columns (one numpy array per feature, one value per
 block), because segmenting must cost a few milliseconds a page: character classes come from one
-table lookup over the whole page, regular expressions run once over the page's joined text, its
-tokens come from one ``str.split()``, and the token statistics (cohesion, the title's echo in the
-paragraphs) are set operations on integer arrays of (block, token) pairs.
+table lookup over the whole page, regular expressions run once over the page's joined text (or
+only over the few blocks that can hold a match), its tokens come from one ``str.split()``, and the
+token statistics (cohesion, the title's echo in the paragraphs) are set operations on integer
+arrays of (block, token) pairs.
 
 ``BlockFeaturizer`` is a scikit-learn transformer: ``X`` is a list of pages (``PageBlocks`` or lists
 of ``Block``); it returns one column dict per page. ``ColumnVectorizer`` stacks those into the
