@@ -123,7 +123,9 @@ def _count_per_block(masks: list[np.ndarray], starts: np.ndarray) -> np.ndarray:
     counted class (and a trailing one keeps every start in range)."""
     stacked = np.zeros((len(masks), len(masks[0]) + 1), dtype=bool)
     stacked[:, :-1] = masks
-    return np.add.reduceat(stacked, starts, axis=1, dtype=np.int64)
+    # Summed as bytes into int32 (a text of 2**31 characters is not a block): numpy's fast path,
+    # a third cheaper than bools into int64.
+    return np.add.reduceat(stacked.view(np.uint8), starts, axis=1, dtype=np.int32).astype(np.int64)
 
 
 def tokens(text: str) -> list[str]:
