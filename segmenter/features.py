@@ -157,7 +157,7 @@ def page_tokens(texts: list[str]) -> tuple[list[str], np.ndarray]:
         per_text = [tokens(t) for t in texts]
         return [t for toks in per_text for t in toks], np.fromiter(map(len, per_text), np.int64, len(texts))
     is_word = (classes & WORD) > 0
-    beyond_table = np.flatnonzero(codes > 0xFFFF)  # emoji are no words, but 𝐀 or 𠀀 are
+    beyond_table = (codes > 0xFFFF).nonzero()[0]  # emoji are no words, but 𝐀 or 𠀀 are
     is_word[beyond_table] = [_is_word(chr(code)) for code in codes[beyond_table].tolist()]
     # Non-word characters become spaces: zeroed, then raised to the space, which every word
     # character lies above (the lowest, "0", is 48).
@@ -176,7 +176,7 @@ def _blocks_holding(joined: str, starts: np.ndarray, needles: tuple[str, ...]) -
             positions.append(at)
             at = joined.find(needle, at + 1)
     holding = np.zeros(len(starts), dtype=bool)
-    holding[np.searchsorted(starts, positions, side="right") - 1] = True
+    holding[starts.searchsorted(positions, side="right") - 1] = True
     return holding
 
 
@@ -202,14 +202,14 @@ def text_columns(texts: list[str], page: PageTokens | None = None) -> Columns:
 
     def matches(pattern: re.Pattern) -> np.ndarray:
         positions = [m.start() for m in pattern.finditer(joined)]
-        block = np.searchsorted(starts, positions, side="right") - 1
+        block = starts.searchsorted(positions, side="right") - 1
         return np.bincount(block, minlength=n).astype(float)
 
     def found_in(pattern: re.Pattern, candidates: np.ndarray) -> np.ndarray:
         """1.0 where ``pattern`` matches in the block, searching only the ``candidates`` (the
         others cannot hold a match): cheaper than a regex scan of the whole page."""
         found = np.zeros(n)
-        for i in np.flatnonzero(candidates).tolist():
+        for i in candidates.nonzero()[0].tolist():
             found[i] = pattern.search(texts[i]) is not None
         return found
 
@@ -297,7 +297,7 @@ class PageTokens:
         ids: dict[str, int] = {}
         token_ids = np.array([ids.setdefault(t, len(ids)) for t in flat], dtype=np.int64)
         n, size = len(counts), max(len(ids), 1)
-        pair_keys = np.repeat(np.arange(n, dtype=np.int64), counts) * size + token_ids
+        pair_keys = np.arange(n, dtype=np.int64).repeat(counts) * size + token_ids
         keys, _ = _unique_counts(pair_keys)
         pair_block, pair_token = np.divmod(keys, size)
         vocabulary = list(ids)
@@ -310,7 +310,7 @@ class PageTokens:
 
     def tokens_per_block(self, vocabulary_mask: np.ndarray) -> np.ndarray:
         """Per block, how many of its tokens (with repeats) are in ``vocabulary_mask`` (by id)."""
-        token_block = np.repeat(np.arange(self.n_blocks), self.counts)
+        token_block = np.arange(self.n_blocks).repeat(self.counts)
         return np.bincount(token_block, weights=vocabulary_mask[self.token_ids], minlength=self.n_blocks)
 
     def per_block(self, pair_values: np.ndarray) -> np.ndarray:
@@ -334,7 +334,7 @@ def _unique_counts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``np.unique(values, return_counts=True)`` of an integer array, by sorting: at page size
     numpy 2's hash-based unique is about 10x slower."""
     values = np.sort(values)
-    first = np.flatnonzero(np.concatenate(([True], values[1:] != values[:-1]))[:len(values)])
+    first = np.concatenate(([True], values[1:] != values[:-1]))[:len(values)].nonzero()[0]
     return values[first], np.diff(np.append(first, len(values)))
 
 
@@ -345,7 +345,7 @@ def content_pairs(vocabulary: list[str], pair_block: np.ndarray, pair_token: np.
     if not vocabulary:
         return np.zeros(0, dtype=bool)
     long_enough = np.fromiter(map(len, vocabulary), dtype=np.int64, count=len(vocabulary)) >= CONTENT_TOKEN_CHARS
-    short = np.flatnonzero(~long_enough)
+    short = (~long_enough).nonzero()[0]
     if _CJK.search("".join([vocabulary[i] for i in short])):  # one search; a CJK page checks each token
         long_enough[short] = [bool(_CJK.match(vocabulary[i])) for i in short]
     candidate = long_enough[pair_token]
@@ -365,14 +365,14 @@ def headline_support(page: PageTokens) -> np.ndarray:
                & (content_size >= ECHO_MIN_TOKENS))
     head_block, head_token = block[is_head[block]], token[is_head[block]]
     long_pairs = page.counts[block] >= REGION_TOKENS
-    by_token = np.argsort(token[long_pairs] * n + block[long_pairs])  # by token, then block
+    by_token = (token[long_pairs] * n + block[long_pairs]).argsort()  # by token, then block
     long_block, long_token = block[long_pairs][by_token], token[long_pairs][by_token]
     # Join the head pairs with the long pairs on the token: one row per (head, long block, token).
-    first = np.searchsorted(long_token, head_token, side="left")
-    count = np.searchsorted(long_token, head_token, side="right") - first
-    rows = np.repeat(np.arange(len(head_block)), count)
-    offsets = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
-    heads, longs = head_block[rows], long_block[np.repeat(first, count) + offsets]
+    first = long_token.searchsorted(head_token, side="left")
+    count = long_token.searchsorted(head_token, side="right") - first
+    rows = np.arange(len(head_block)).repeat(count)
+    offsets = np.arange(count.sum()) - (count.cumsum() - count).repeat(count)
+    heads, longs = head_block[rows], long_block[first.repeat(count) + offsets]
     below = longs >= heads + 2
     pairs, shared = _unique_counts(heads[below] * n + longs[below])
     return np.bincount(pairs[shared >= ECHO_MIN_TOKENS] // n, minlength=n).astype(float)
@@ -392,7 +392,7 @@ def topical_cohesion(page: PageTokens) -> np.ndarray:
     # Long blocks holding the token among the block itself and its two neighbours do not count.
     # Ordered by token, then block, the pair of the same token in the next block (if any) comes
     # right after a pair.
-    by_token = np.argsort(token * n + block)
+    by_token = (token * n + block).argsort()
     ordered_block, ordered_token = block[by_token], token[by_token]
     in_next = (ordered_token[1:] == ordered_token[:-1]) & (ordered_block[1:] == ordered_block[:-1] + 1)
     next_holds, previous_holds = np.zeros(len(block), dtype=bool), np.zeros(len(block), dtype=bool)

@@ -229,7 +229,7 @@ class PackedForest:
         values = X.ravel()
         # One entry per (tree, row) pair still walking: its current slot, its index, its row's offset
         # into ``values``. Tree by tree, so neighbouring pairs read the same few nodes (13% faster).
-        slot = np.repeat(self.roots, n)
+        slot = self.roots.repeat(n)
         pair = np.arange(trees * n)
         row_offset = np.tile(np.arange(n) * X.shape[1], trees)
         final = np.empty(trees * n, dtype=np.intp)  # each pair's slot when last seen: its leaf at the end
@@ -241,7 +241,7 @@ class PackedForest:
                 slot = self.child.take(slot + go_right)
             walked = drop_at
             final[pair] = slot
-            walking = np.flatnonzero(self.is_inner.take(slot))
+            walking = self.is_inner.take(slot).nonzero()[0]
             slot, pair, row_offset = slot.take(walking), pair.take(walking), row_offset.take(walking)
         leaf_values = self.value.take(final).reshape(trees // self.per_iteration, self.per_iteration, n)
         raw = np.empty((self.per_iteration, n))
