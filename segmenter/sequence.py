@@ -12,9 +12,10 @@ a page looks like:
    an orphan blurb becomes a headline when the classifier finds that likelier than other; and of
    two headlines in a row, a longer second one that ends like a summary is the first one's blurb.
 The region then grows by a long paragraph right at its edge that the classifier half believes
-(``EXTEND_MIN``). When no region clears the bar but one block is surely the title, the body is looked for below the
-title at a lower bar (a short post, or an article after a long menu, is still an article). A page
-with no body is an index page.
+is body or a blurb (``EXTEND_MIN``; a lead reads like a blurb), and inside it a blurb with no
+teaser right above it is body (it has no headline to follow). When no region clears the bar but one
+block is surely the title, the body is looked for below the title at a lower bar (a short post,
+or an article after a long menu, is still an article). A page with no body is an index page.
 """
 from __future__ import annotations
 
@@ -72,10 +73,15 @@ def coherent_labels(proba: np.ndarray, classes: list[str],
     if end <= start:
         start, end = _body_under_title(p, weights)
     elif texts is not None:
-        start, end = _extend_region(p[:, _INDEX[BODY]], texts, start, end)
+        # An article's lead reads like a teaser's blurb (teasers are made of leads), so at the
+        # region's edge a blurb counts as much as body.
+        start, end = _extend_region(p[:, _INDEX[BODY]] + p[:, _INDEX[TEASER_BLURB]], texts, start, end)
     for i in range(n):
         inside = start <= i < end
-        if inside and p[i, _INDEX[BODY]] >= GAP_BODY_MIN and labels[i] != TITLE:
+        # Inside the region, a "blurb" with no teaser right above it has no headline to follow:
+        # it is a paragraph of the article (its lead, when right under the title).
+        orphan_blurb = labels[i] == TEASER_BLURB and (i == 0 or labels[i - 1] not in (TEASER_HEADLINE, TEASER_BLURB))
+        if inside and labels[i] != TITLE and (p[i, _INDEX[BODY]] >= GAP_BODY_MIN or orphan_blurb):
             labels[i] = BODY
         elif labels[i] == BODY:
             labels[i] = _best_except(p[i], (BODY,))
@@ -105,8 +111,8 @@ def _body_under_title(p: np.ndarray, weights: np.ndarray | None) -> tuple[int, i
 
 def _extend_region(p_body: np.ndarray, texts: list[str], start: int, end: int) -> tuple[int, int]:
     """Grow the region by adjacent paragraphs the classifier half believes: a long block right at
-    the region's edge with body probability at least EXTEND_MIN (an article's last paragraph
-    before a list header, its first under the title)."""
+    the region's edge with body probability (``p_body``) at least EXTEND_MIN (an article's last
+    paragraph before a list header, its first under the title)."""
     while end < len(texts) and p_body[end] >= EXTEND_MIN and len(texts[end]) >= EXTEND_CHARS:
         end += 1
     while start > 0 and p_body[start - 1] >= EXTEND_MIN and len(texts[start - 1]) >= EXTEND_CHARS:

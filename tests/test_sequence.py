@@ -77,3 +77,22 @@ def test_region_grows_by_a_long_half_believed_paragraph_at_its_edge():
     short = texts[:4] + ["Photo: agency", "Related Articles"]
     labels, _ = coherent_labels(_proba(rows), list(LABELS), short)
     assert labels[4] == "other"
+
+
+LONG = "A paragraph long enough to count as one, well over a hundred characters in all, " * 2
+
+
+def test_a_lead_read_as_a_blurb_under_the_title_joins_the_body():
+    rows = [{"title": 0.9}, {"teaser_blurb": 0.9}] + [{"body": 0.95}] * 3 + [{"other": 0.95}]
+    texts = ["Title", LONG, LONG, LONG, LONG, "Related Articles"]
+    labels, _ = coherent_labels(_proba(rows), list(LABELS), texts)
+    assert labels[:5] == ["title"] + ["body"] * 4
+
+
+def test_a_blurb_between_body_paragraphs_is_body_but_a_teaser_after_the_body_stays():
+    rows = ([{"title": 0.9}] + [{"body": 0.95}] * 2 + [{"teaser_blurb": 0.9}] + [{"body": 0.95}] * 2
+            + [{"other": 0.9}] * 6 + [{"teaser_headline": 0.9}, {"teaser_blurb": 0.9}])
+    texts = ["Title"] + [LONG] * 5 + ["menu"] * 6 + ["Another story", LONG]
+    labels, _ = coherent_labels(_proba(rows), list(LABELS), texts)
+    assert labels[:6] == ["title"] + ["body"] * 5
+    assert labels[-2:] == ["teaser_headline", "teaser_blurb"]
