@@ -335,7 +335,8 @@ def _unique_counts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     numpy 2's hash-based unique is about 10x slower."""
     values = np.sort(values)
     first = np.concatenate(([True], values[1:] != values[:-1]))[:len(values)].nonzero()[0]
-    return values[first], np.diff(np.append(first, len(values)))
+    bounds = np.concatenate((first, [len(values)]))
+    return values[first], bounds[1:] - bounds[:-1]
 
 
 def content_pairs(vocabulary: list[str], pair_block: np.ndarray, pair_token: np.ndarray, n_blocks: int) -> np.ndarray:
@@ -461,7 +462,8 @@ def page_features(blocks: list[Block], title_hint: str | None = None) -> Columns
     # A blurb is longer and more sentence-like than the headline right above it.
     headline_like = ((counts >= HEADLINE_TOKENS[0]) & (counts <= HEADLINE_TOKENS[1])
                      & np.array([t.rstrip()[-1:] not in _HEADLINE_END for t in texts]))
-    cols["longer_than_previous"] = np.concatenate(([0.0], np.diff(cols["log_chars"])))
+    log_chars = cols["log_chars"]
+    cols["longer_than_previous"] = np.concatenate(([0.0], log_chars[1:] - log_chars[:-1]))
     cols["previous_headline_like"] = np.concatenate(([0.0], headline_like[:-1].astype(float)))
     if title_hint:
         hint_tokens = set(tokens(title_hint))
