@@ -1,8 +1,8 @@
 """Run one piece of work with a wall-clock deadline, so that a pathological page cannot hold a worker.
 
 In gunicorn's sync workers (what ``segmenter serve`` runs) every request is handled on the worker's
-main thread, so the deadline is a real interrupt: ``setitimer`` raises :class:`DeadlineExceeded`
-inside the segmentation at the next Python bytecode, the worker answers at once and moves on.
+main thread, so the deadline is a real interrupt (``segmenter.alarm``): :class:`DeadlineExceeded`
+is raised inside the segmentation at the next Python bytecode, the worker answers at once and moves on.
 
 Off the main thread (the Flask development server, a threaded worker class) signals cannot be used;
 the work then runs on a helper thread and the request stops waiting at the deadline. Python cannot
@@ -11,12 +11,13 @@ resort against work stuck inside C code.
 """
 from __future__ import annotations
 
-import signal
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import TypeVar
+
+from segmenter.alarm import can_interrupt, interrupt_after
 
 T = TypeVar("T")
 
@@ -35,23 +36,10 @@ def call_with_deadline(work: Callable[[], T], seconds: float | None) -> T:
     """
     if not seconds or seconds <= 0:
         return work()
-    if threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer"):
-        return _with_alarm(work, seconds)
+    if can_interrupt():
+        with interrupt_after(seconds, DeadlineExceeded):
+            return work()
     return _with_thread(work, seconds)
-
-
-def _raise_deadline(signum: int, frame: object) -> None:
-    raise DeadlineExceeded
-
-
-def _with_alarm(work: Callable[[], T], seconds: float) -> T:
-    previous = signal.signal(signal.SIGALRM, _raise_deadline)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        return work()
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 def _with_thread(work: Callable[[], T], seconds: float) -> T:

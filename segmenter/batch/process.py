@@ -16,11 +16,10 @@ from __future__ import annotations
 
 import base64
 import functools
-import signal
-import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
+from segmenter.alarm import can_interrupt, interrupt_after
 from segmenter.batch.readers import Record
 from segmenter.engine import segment
 from segmenter.page import Page
@@ -41,20 +40,11 @@ def time_limit(seconds: float | None) -> Iterator[None]:
     A signal is the one way to stop pure-Python work from outside without a thread per document;
     it interrupts between bytecodes, so a long call inside a C extension ends when it returns.
     """
-    if not seconds or threading.current_thread() is not threading.main_thread():
+    if not seconds or not can_interrupt():
         yield
         return
-
-    def on_alarm(signum, frame):
-        raise DocumentTimeout(f"over the {seconds:g}s time limit")
-
-    previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
+    with interrupt_after(seconds, lambda: DocumentTimeout(f"over the {seconds:g}s time limit")):
         yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 @functools.lru_cache(maxsize=1)  # once per process (a fork inherits the limit with the cache)
