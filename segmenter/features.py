@@ -79,7 +79,17 @@ ALPHA, UPPER, DIGIT, SPACE, CJK, SEPARATOR, WORD = 1, 2, 4, 8, 16, 32, 64
 @lru_cache(maxsize=1)
 def cue_words() -> frozenset[str]:
     """The list-header vocabulary (``resources/cues.txt``), loaded once."""
-    text = resources.files("segmenter").joinpath("resources/cues.txt").read_text(encoding="utf-8")
+    return _word_list("cues.txt")
+
+
+@lru_cache(maxsize=1)
+def action_words() -> frozenset[str]:
+    """The calls-to-action vocabulary (``resources/actions.txt``), loaded once."""
+    return _word_list("actions.txt")
+
+
+def _word_list(name: str) -> frozenset[str]:
+    text = resources.files("segmenter").joinpath(f"resources/{name}").read_text(encoding="utf-8")
     return frozenset(w.strip() for w in text.splitlines() if w.strip() and not w.startswith("#"))
 
 
@@ -224,6 +234,8 @@ def text_columns(texts: list[str], page: PageTokens | None = None) -> Columns:
     chars = np.fromiter(map(len, texts), dtype=float, count=n)
     stripped_ends = [t.rstrip()[-3:] for t in texts]
     is_cue = np.fromiter(map(cue_words().__contains__, page.vocabulary), dtype=bool, count=len(page.vocabulary))
+    is_action = np.fromiter(map(action_words().__contains__, page.vocabulary), dtype=bool,
+                            count=len(page.vocabulary))
     token_counts = page.counts.astype(float)
     with np.errstate(divide="ignore", invalid="ignore"):
         return {
@@ -241,6 +253,8 @@ def text_columns(texts: list[str], page: PageTokens | None = None) -> Columns:
             "date_like": found_in(_TIME_OR_DATE, may_be_date),
             "copyright": np.minimum(matches(_COPYRIGHT), 1.0),
             "cue": np.where(page.counts <= CUE_MAX_TOKENS, page.tokens_per_block(is_cue), 0.0),
+            # share, not count: "Sign up for our newsletter" is furniture, a story about apps is not
+            "action_share": page.tokens_per_block(is_action) / np.maximum(token_counts, 1.0),
             "cjk": np.minimum(cjk, 1.0),
         }
 

@@ -102,14 +102,17 @@ class TwoPassClassifier(ClassifierMixin, BaseEstimator):
     """A block classifier and a second one over its guesses in page context (see module docstring).
 
     ``first`` and ``second`` are unfitted classifiers (gradient-boosted trees by default); ``n_folds``
-    folds give the out-of-fold first-pass probabilities the second pass is trained on.
+    folds give the out-of-fold first-pass probabilities the second pass is trained on. The result
+    is ``first_weight`` of the first pass's probabilities and the rest of the second's: the second
+    pass sharpens, but on its own it can overrule a first pass that was right and sure.
     """
 
     def __init__(self, first: BaseEstimator | None = None, second: BaseEstimator | None = None,
-                 n_folds: int = 4):
+                 n_folds: int = 4, first_weight: float = 0.0):
         self.first = first
         self.second = second
         self.n_folds = n_folds
+        self.first_weight = first_weight
 
     def fit(self, X, y, sample_weight=None, groups=None):  # noqa: N803
         """``groups`` (one per row, e.g. the page's site) keep a group's rows in one fold; by
@@ -145,7 +148,10 @@ class TwoPassClassifier(ClassifierMixin, BaseEstimator):
         if not len(X):
             return np.zeros((0, len(self.classes_)))
         first = proba(self.first_, X)
-        return proba(self.second_, self._second_input(X, first, page_slices(X)))
+        second = proba(self.second_, self._second_input(X, first, page_slices(X)))
+        if not self.first_weight:
+            return second
+        return self.first_weight * first + (1.0 - self.first_weight) * second
 
     def _second_input(self, X: np.ndarray, first: np.ndarray, pages: list[slice]) -> np.ndarray:  # noqa: N803
         chars = np.expm1(X[:, 1])
