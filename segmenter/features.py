@@ -308,8 +308,9 @@ class PageTokens:
     @classmethod
     def from_flat(cls, flat: list[str], counts: np.ndarray) -> PageTokens:
         """From all tokens of the page in block order, ``counts[i]`` of them in block ``i``."""
-        ids: dict[str, int] = {}
-        token_ids = np.array([ids.setdefault(t, len(ids)) for t in flat], dtype=np.int64)
+        # ids by first occurrence, as a running dict would give them, with the loops in C
+        ids = {token: i for i, token in enumerate(dict.fromkeys(flat))}
+        token_ids = np.fromiter(map(ids.__getitem__, flat), dtype=np.int64, count=len(flat))
         n, size = len(counts), max(len(ids), 1)
         pair_keys = np.arange(n, dtype=np.int64).repeat(counts) * size + token_ids
         keys, _ = _unique_counts(pair_keys)
