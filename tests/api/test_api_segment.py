@@ -4,6 +4,8 @@ from __future__ import annotations
 import json
 import time
 
+import pytest
+
 from api import create_app
 
 
@@ -140,6 +142,9 @@ def test_unknown_path_is_404_and_wrong_method_is_405(client, assert_error):
     assert "POST" in response.headers["Allow"]
 
 
+# The alarm may first land in a finaliser of an earlier test's objects, where Python reports the
+# exception as ignored; segmenter.alarm then fires again (tests/test_alarm.py). Not a failure.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_pathological_page_hits_the_time_limit(tmp_path, assert_error):
     app = create_app({"TESTING": True, "STORE_PATH": str(tmp_path / "s.sqlite3"), "SEGMENT_TIMEOUT": 0.05})
     client = app.test_client()
