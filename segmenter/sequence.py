@@ -53,7 +53,7 @@ def body_region(p_body: np.ndarray, weights: np.ndarray | None = None, prior: fl
     return max_sum_span(scores)
 
 
-def region_weights(lengths: list[int]) -> np.ndarray:
+def region_weights(lengths: list[int] | np.ndarray) -> np.ndarray:
     """Block weight for the body region: grows with length up to a typical paragraph."""
     return np.minimum(np.asarray(lengths, dtype=float), FULL_WEIGHT_CHARS) / FULL_WEIGHT_CHARS + MIN_WEIGHT
 

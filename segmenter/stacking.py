@@ -26,14 +26,11 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.model_selection import GroupKFold
 
 from segmenter.article import BODY, TEASER_BLURB, TEASER_HEADLINE, TITLE
-from segmenter.features import max_sum_span
+from segmenter.sequence import body_region, region_weights
 
 LEADING_COLUMNS = ("rel_pos", "log_chars")  # column 0 is 0 at a page's first block; column 1 is log1p(chars)
 CONTEXT_OFFSETS = (-3, -2, -1, 1, 2, 3)
 CONTEXT_RADII = (3, 10)
-# The likeliest body region, as the sequence step finds it (sequence.body_region's defaults).
-REGION_PRIOR = 0.45
-FULL_WEIGHT_CHARS = 300
 NO_REGION = 999.0  # distance to a region the page does not have
 
 Proba = Callable[[BaseEstimator, np.ndarray], np.ndarray]
@@ -55,7 +52,7 @@ def context_columns(proba: np.ndarray, chars: np.ndarray, classes: list[str]) ->
 
     body, title = column(BODY), column(TITLE)
     teaser = column(TEASER_HEADLINE) + column(TEASER_BLURB)
-    weight = np.minimum(chars, FULL_WEIGHT_CHARS) / FULL_WEIGHT_CHARS + 0.05
+    weight = region_weights(chars)
     reach = max(map(abs, CONTEXT_OFFSETS))
     padded = np.zeros((n + 2 * reach, k))
     padded[reach:reach + n] = proba
@@ -64,7 +61,7 @@ def context_columns(proba: np.ndarray, chars: np.ndarray, classes: list[str]) ->
         out += [_window_mean(body, weight, radius)[:, None], _window_mean(teaser, weight, radius)[:, None]]
 
     index = np.arange(n)
-    start, end = max_sum_span((body - REGION_PRIOR) * weight)
+    start, end = body_region(body, weight)  # the likeliest body region, as the sequence step finds it
     if end > start:
         to_region = np.where(index < start, index - start, np.where(index >= end, index - end + 1, 0))
     else:
@@ -128,7 +125,10 @@ class TwoPassClassifier(ClassifierMixin, BaseEstimator):
         self.first_ = clone(first).fit(X, y, sample_weight=weight)
         self.classes_ = self.first_.classes_
         out_of_fold = np.zeros((len(y), len(self.classes_)))
-        folds = GroupKFold(min(self.n_folds, len(np.unique(groups))))
+        n_groups = len(np.unique(groups))
+        if n_groups < 2:
+            raise ValueError("the second pass needs out-of-fold guesses: give at least two groups (pages or sites)")
+        folds = GroupKFold(min(self.n_folds, n_groups))
         for train, test in folds.split(X, y, groups):
             fold = clone(first).fit(X[train], y[train], sample_weight=weight[train])
             columns = np.searchsorted(self.classes_, fold.classes_)  # a class absent from a fold stays 0
