@@ -63,12 +63,11 @@ def make_pipeline(random_state: int = RANDOM_STATE) -> Pipeline:
 def fit_pipeline(pages: list, labels: list[list[str]], weights: list[list[float]],
                  random_state: int = RANDOM_STATE, groups: list[str] | None = None) -> Pipeline:
     """Fit on pages (``PageBlocks``); ``labels`` and ``weights`` give one value per block, ``groups``
-    one per page (its site: the second pass learns from first-pass guesses on unseen sites)."""
+    one per page (its site: the second pass learns from first-pass guesses on unseen sites; by
+    default each page is its own group)."""
     y = np.array([label for page in labels for label in page])
     w = np.array([weight for page in weights for weight in page], dtype=float)
-    if groups is None:
-        groups = [str(i) for i in range(len(pages))]
-    g = np.repeat(np.array(groups, dtype=object), [len(page) for page in labels])
+    g = None if groups is None else np.repeat(np.array(groups, dtype=object), [len(page) for page in labels])
     pipeline = make_pipeline(random_state)
     pipeline.fit(pages, y, classifier__sample_weight=w, classifier__groups=g)
     return pipeline
@@ -174,8 +173,9 @@ def packed_forest(classifier) -> PackedForest | None:
 # training rows still walking (from the leaves' depths and row counts) has fallen to this share of
 # what it was at the last drop: a drop costs a few array copies, so it pays only once many have
 # finished, and that happens at different depths in a forest of deep trees and one of shallow ones
-# (shipped model: after levels 4, 8, 11, ... of the first pass, 3, 5, 7, ... of the second, whose
-# walk this made 10% cheaper than a drop after 6 levels, then every 3).
+# (shipped model: after levels 4, 8, 12, ... of the first pass, 3, 5, 7, ... of the second; on an
+# earlier model of the same shapes this made the second pass's walk 10% cheaper than a drop after
+# 6 levels, then every 3).
 DROP_SHARE = 0.5
 
 

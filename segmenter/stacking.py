@@ -98,7 +98,8 @@ def _sklearn_proba(estimator: BaseEstimator, X: np.ndarray) -> np.ndarray:  # no
 class TwoPassClassifier(ClassifierMixin, BaseEstimator):
     """A block classifier and a second one over its guesses in page context (see module docstring).
 
-    ``first`` and ``second`` are unfitted classifiers (gradient-boosted trees by default); ``n_folds``
+    ``first`` and ``second`` are unfitted classifiers (scikit-learn's default gradient-boosted trees if
+    None; ``model.make_pipeline`` sets the shipped ones); ``n_folds``
     folds give the out-of-fold first-pass probabilities the second pass is trained on. The result
     is ``first_weight`` of the first pass's probabilities and the rest of the second's: the second
     pass sharpens, but on its own it can overrule a first pass that was right and sure.
@@ -120,8 +121,8 @@ class TwoPassClassifier(ClassifierMixin, BaseEstimator):
         pages = page_slices(X)
         if groups is None:
             groups = np.repeat(np.arange(len(pages)), [s.stop - s.start for s in pages])
-        first = self.first if self.first is not None else _default_first()
-        second = self.second if self.second is not None else _default_second()
+        first = self.first if self.first is not None else HistGradientBoostingClassifier()
+        second = self.second if self.second is not None else HistGradientBoostingClassifier()
         self.first_ = clone(first).fit(X, y, sample_weight=weight)
         self.classes_ = self.first_.classes_
         out_of_fold = np.zeros((len(y), len(self.classes_)))
@@ -159,12 +160,3 @@ class TwoPassClassifier(ClassifierMixin, BaseEstimator):
         context = np.vstack([context_columns(first[page], chars[page], classes) for page in pages])
         return np.hstack([X, context])
 
-
-def _default_first() -> HistGradientBoostingClassifier:
-    return HistGradientBoostingClassifier(max_iter=10, learning_rate=0.3, max_leaf_nodes=63,
-                                          l2_regularization=1.0, early_stopping=False)
-
-
-def _default_second() -> HistGradientBoostingClassifier:
-    return HistGradientBoostingClassifier(max_iter=20, learning_rate=0.3, max_leaf_nodes=15,
-                                          l2_regularization=1.0, early_stopping=False)
