@@ -14,8 +14,8 @@ a page looks like:
 The region then grows by a long paragraph right at its edge that the classifier half believes
 is body or a blurb (``EXTEND_MIN``; a lead reads like a blurb), and inside it a blurb with no
 teaser right above it is body (it has no headline to follow). When no region clears the bar but one
-block is surely the title, the body is looked for below the title at a lower bar (a short post,
-or an article after a long menu, is still an article). A page with no body is an index page.
+block is surely the title, the body is looked for below the title at a lower bar, blurbs counting
+as body (a short post, or an article after a long menu, is still an article). A page with no body is an index page.
 """
 from __future__ import annotations
 
@@ -104,7 +104,10 @@ def _body_under_title(p: np.ndarray, weights: np.ndarray | None) -> tuple[int, i
     if p[title, _INDEX[TITLE]] < TITLED_ARTICLE_MIN:
         return 0, 0
     below = slice(title + 1, None)
-    start, end = body_region(p[below, _INDEX[BODY]], weights[below] if weights is not None else None,
+    # As at the region's edge, a blurb counts as body: under a sure title, the lone paragraph the
+    # classifier calls a blurb is the article's lead (a one-paragraph news item).
+    evidence = p[below, _INDEX[BODY]] + p[below, _INDEX[TEASER_BLURB]]
+    start, end = body_region(evidence, weights[below] if weights is not None else None,
                              prior=BODY_PRIOR_UNDER_TITLE)
     return (start + title + 1, end + title + 1) if end > start else (0, 0)
 

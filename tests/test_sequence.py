@@ -96,3 +96,13 @@ def test_a_blurb_between_body_paragraphs_is_body_but_a_teaser_after_the_body_sta
     labels, _ = coherent_labels(_proba(rows), list(LABELS), texts)
     assert labels[:6] == ["title"] + ["body"] * 5
     assert labels[-2:] == ["teaser_headline", "teaser_blurb"]
+
+
+def test_a_one_paragraph_item_read_as_a_blurb_under_a_sure_title_is_an_article():
+    # A short news item after a long menu: the classifier is sure of the title but reads its only
+    # paragraph as a teaser blurb (no body anywhere clears the prior).
+    rows = [{"other": 0.95}] * 30 + [{"title": 0.99}, {"other": 0.9}, {"teaser_blurb": 0.7, "other": 0.25},
+                                     {"other": 0.9}]
+    texts = ["menu item"] * 30 + ["Title", "05/10/2018 - Published by: someone", LONG, "Back"]
+    labels, _ = coherent_labels(_proba(rows), list(LABELS), texts)
+    assert labels[30:] == ["title", "other", "body", "other"]
