@@ -271,6 +271,8 @@ def main_region(lengths) -> tuple[int, int]:
 
 def max_sum_span(scores) -> tuple[int, int]:
     """(start, end) of the contiguous run with the largest positive sum (Kadane); (0, 0) if none."""
+    if isinstance(scores, np.ndarray):
+        scores = scores.tolist()  # Python floats: the same sums, at half the cost of numpy scalars
     best, best_span, run, run_start = 0.0, (0, 0), 0.0, 0
     for i, score in enumerate(scores):
         if run <= 0:
