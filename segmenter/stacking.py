@@ -53,21 +53,28 @@ def context_columns(proba: np.ndarray, chars: np.ndarray, classes: list[str]) ->
     body, title = column(BODY), column(TITLE)
     teaser = column(TEASER_HEADLINE) + column(TEASER_BLURB)
     weight = region_weights(chars)
+    index = np.arange(n)
     reach = max(map(abs, CONTEXT_OFFSETS))
     padded = np.zeros((n + 2 * reach, k))
     padded[reach:reach + n] = proba
-    out = [proba] + [padded[reach + offset:reach + offset + n] for offset in CONTEXT_OFFSETS]
+    # Each block's neighbours at every offset in one gather: (blocks, offsets, classes).
+    neighbours = padded[index[:, None] + (reach + np.array(CONTEXT_OFFSETS))]
+    out = [proba, neighbours.reshape(n, -1)]
+    # Length-weighted means of body and teaser probability over each block's window of ``radius``
+    # blocks each side, from the running sums of body mass, teaser mass and weight.
+    running = np.zeros((n + 1, 3))
+    np.cumsum(np.column_stack([body * weight, teaser * weight, weight]), axis=0, out=running[1:])
     for radius in CONTEXT_RADII:
-        out += [_window_mean(body, weight, radius)[:, None], _window_mean(teaser, weight, radius)[:, None]]
+        window = running[np.minimum(index + radius + 1, n)] - running[np.maximum(index - radius, 0)]
+        out.append(window[:, :2] / window[:, 2:])
 
-    index = np.arange(n)
     start, end = body_region(body, weight)  # the likeliest body region, as the sequence step finds it
     if end > start:
         to_region = np.where(index < start, index - start, np.where(index >= end, index - end + 1, 0))
     else:
         to_region = np.full(n, NO_REGION)
     best_title = int(np.argmax(title))
-    body_mass = np.cumsum(body * weight)
+    body_mass = running[1:, 0]
     out.append(np.column_stack([
         _signed_log(to_region), (to_region == 0).astype(float),
         _signed_log(index - best_title), np.full(n, title[best_title]),
@@ -75,16 +82,6 @@ def context_columns(proba: np.ndarray, chars: np.ndarray, classes: list[str]) ->
         (title >= title[best_title]).astype(float),
     ]))
     return np.hstack(out)
-
-
-def _window_mean(values: np.ndarray, weight: np.ndarray, radius: int) -> np.ndarray:
-    """Length-weighted mean of ``values`` over each block's window of ``radius`` blocks each side."""
-    n = len(values)
-    total = np.concatenate(([0.0], np.cumsum(values * weight)))
-    mass = np.concatenate(([0.0], np.cumsum(weight)))
-    lo = np.maximum(np.arange(n) - radius, 0)
-    hi = np.minimum(np.arange(n) + radius + 1, n)
-    return (total[hi] - total[lo]) / (mass[hi] - mass[lo])
 
 
 def _signed_log(values: np.ndarray) -> np.ndarray:
