@@ -17,6 +17,17 @@ class LabeledBlock:
     start: int
     end: int
 
+    def __init__(self, text: str, label: str, confidence: float, start: int, end: int) -> None:
+        # The dataclass's own __init__, writing the instance dict directly rather than through
+        # object.__setattr__ per field (frozen): the same instance, at half the cost, and a page
+        # makes hundreds of these.
+        fields = self.__dict__
+        fields["text"] = text
+        fields["label"] = label
+        fields["confidence"] = confidence
+        fields["start"] = start
+        fields["end"] = end
+
     def to_dict(self) -> dict:
         return {"text": self.text, "label": self.label, "confidence": round(self.confidence, 4),
                 "start": self.start, "end": self.end}
