@@ -571,16 +571,18 @@ class ColumnVectorizer(BaseEstimator, TransformerMixin):
         return self
 
     def transform(self, X) -> np.ndarray:  # noqa: N803
+        """The matrix (blocks x features), laid out feature by feature (Fortran order): a column is
+        written in one contiguous copy, and the packed trees read it that way (``model.py``)."""
         sizes = [len(next(iter(page.values()))) if page else 0 for page in X]
-        out = np.zeros((sum(sizes), len(self.feature_names_)))
+        by_feature = np.zeros((len(self.feature_names_), sum(sizes)))
         row = 0
         for page, size in zip(X, sizes, strict=True):
             for name, values in page.items():
                 j = self.vocabulary_.get(name)
                 if j is not None:
-                    out[row:row + size, j] = values
+                    by_feature[j, row:row + size] = values
             row += size
-        return out
+        return by_feature.T
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         return np.array(self.feature_names_, dtype=object)

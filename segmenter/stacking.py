@@ -155,5 +155,7 @@ class TwoPassClassifier(ClassifierMixin, BaseEstimator):
         chars = np.expm1(X[:, 1])
         classes = [str(c) for c in self.classes_]
         context = np.vstack([context_columns(first[page], chars[page], classes) for page in pages])
-        return np.hstack([X, context])
+        # Feature by feature (Fortran order), as ColumnVectorizer lays out X: the packed trees read
+        # it without a copy, and X's columns are copied in one piece.
+        return np.vstack([X.T, context.T]).T
 
