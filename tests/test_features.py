@@ -6,6 +6,7 @@ import pytest
 from segmenter.blocks import Block, PageBlocks, text_blocks
 from segmenter.features import (
     _COPYRIGHT,
+    _SENTENCE_END,
     _TIME_OR_DATE,
     NEIGHBOUR_OFFSETS,
     BlockFeaturizer,
@@ -15,6 +16,7 @@ from segmenter.features import (
     headline_support,
     main_region,
     page_features,
+    text_columns,
     text_features,
     tokens,
     topical_cohesion,
@@ -138,6 +140,22 @@ PATTERN_PROBES = [
 def test_fast_patterns_match_where_their_readable_forms_do(fast, readable):
     for text in PATTERN_PROBES + ["\n".join(PATTERN_PROBES)]:
         assert [m.span() for m in fast.finditer(text)] == [m.span() for m in readable.finditer(text)]
+
+
+SENTENCE_PROBES = [
+    "One. Two! Three? Four.", "He said \"Go.\" Then left.)] 'Yes.'’ x", "3.14 e.g.x a.\u00a0b!\u2003c?\x1fd",
+    "「好。」 好！好？end。", "No end mark", "...", ". . .", "a.\"", "a.\")x b.)\n", "", "İstanbul. Copyright 2024",
+    "(c) copyrıght ©", "xcopyright, COPYRIGHT. CoPyRiGhT! c o p y r i g h t", "İ copyright", "cop\nyright",
+]
+
+
+def test_sentence_and_copyright_columns_count_what_their_regexes_find():
+    texts = SENTENCE_PROBES + PATTERN_PROBES
+    cols = text_columns(texts)
+    assert cols["sentences"].tolist() == [np.log1p(len(_SENTENCE_END.findall(t))) for t in texts]
+    assert cols["copyright"].tolist() == [float(bool(_COPYRIGHT.search(t))) for t in texts]
+    lowered_longer = text_columns(["İ", "Copyright", "no", "©"])  # positions do not line up when lowered
+    assert lowered_longer["copyright"].tolist() == [0.0, 1.0, 0.0, 1.0]
 
 
 @pytest.mark.parametrize("values", [[], [7], [5, 1, 5, 5, 2], list(range(50, 0, -3)) * 3])
