@@ -251,12 +251,12 @@ class PackedForest:
             final[pair] = slot
             walking = self.is_inner.take(slot).nonzero()[0]
             slot, pair, row = slot.take(walking), pair.take(walking), row.take(walking)
-        leaf_values = self.value.take(final).reshape(trees // self.per_iteration, self.per_iteration, n)
-        raw = np.empty((self.per_iteration, n))
-        raw[:] = self.baseline.T
-        for iteration_values in leaf_values:
-            raw += iteration_values
-        return raw.T
+        # The baseline, then each iteration's leaf values: summed over the first axis, one after the
+        # other (numpy adds pairwise only along the contiguous axis), as scikit-learn adds them.
+        summands = np.empty((trees // self.per_iteration + 1, self.per_iteration, n))
+        summands[0] = self.baseline.T
+        summands[1:] = self.value.take(final).reshape(-1, self.per_iteration, n)
+        return summands.sum(axis=0).T
 
 
 def drop_levels(leaf_depth: np.ndarray, leaf_rows: np.ndarray) -> tuple[int, ...]:
