@@ -237,11 +237,15 @@ class PackedForest:
         feature_start = self.feature * n  # per slot: where its feature's values start
         # One entry per (tree, row) pair still walking: its current slot, its index, its row. Tree
         # by tree, so neighbouring pairs read the same few nodes (13% faster).
-        slot = self.roots.repeat(n)
         pair = np.arange(trees * n)
         row = np.tile(np.arange(n), trees)
+        # The first level needs no node lookups: all pairs of a tree are at its root, and compare a
+        # row of the feature-by-feature values (as many as there are rows) with its threshold.
+        at_root = values.reshape(-1, n)[self.feature.take(self.roots)]
+        go_right = at_root > self.threshold.take(self.roots)[:, None]
+        slot = self.child.take(self.roots.repeat(n) + go_right.ravel())
         final = np.empty(trees * n, dtype=np.intp)  # each pair's slot when last seen: its leaf at the end
-        walked, drops = 0, iter(self.drop_after)
+        walked, drops = 1, iter(self.drop_after)
         while len(slot):
             drop_at = next(drops, walked + 1)  # (all pairs are at a leaf by the last drop level)
             for _ in range(drop_at - walked):
