@@ -241,7 +241,7 @@ class PackedForest:
         row = np.tile(np.arange(n), trees)
         # The first level needs no node lookups: all pairs of a tree are at its root, and compare a
         # row of the feature-by-feature values (as many as there are rows) with its threshold.
-        at_root = values.reshape(-1, n)[self.feature.take(self.roots)]
+        at_root = values.reshape(X.shape[1], n)[self.feature.take(self.roots)]
         go_right = at_root > self.threshold.take(self.roots)[:, None]
         slot = self.child.take(self.roots.repeat(n) + go_right.ravel())
         final = np.empty(trees * n, dtype=np.intp)  # each pair's slot when last seen: its leaf at the end
@@ -259,7 +259,7 @@ class PackedForest:
         # other (numpy adds pairwise only along the contiguous axis), as scikit-learn adds them.
         summands = np.empty((trees // self.per_iteration + 1, self.per_iteration, n))
         summands[0] = self.baseline.T
-        summands[1:] = self.value.take(final).reshape(-1, self.per_iteration, n)
+        summands[1:] = self.value.take(final).reshape(len(summands) - 1, self.per_iteration, n)
         return summands.sum(axis=0).T
 
 
