@@ -143,6 +143,27 @@ def _count_per_block(masks: list[np.ndarray], starts: np.ndarray) -> np.ndarray:
     return np.add.reduceat(stacked.view(np.uint8), starts, axis=1, dtype=np.int32).astype(np.int64)
 
 
+@dataclass(frozen=True)
+class JoinedText:
+    """A page's texts joined by "\\n", as both the token and the text features read it: where each
+    text starts, the join's code points and their character classes, and the join lower-cased
+    (None when lowering lengthens a text, as U+0130 "İ", so that positions would not line up)."""
+
+    starts: np.ndarray
+    joined: str
+    codes: np.ndarray
+    classes: np.ndarray
+    lowered: str | None
+
+    @classmethod
+    def of(cls, texts: list[str]) -> JoinedText:
+        joined = "\n".join(texts)
+        codes = _code_points(joined)
+        lowered = joined.lower()  # the same as lowering text by text: "\n" ends a word (final sigma)
+        return cls(_block_starts(texts), joined, codes, char_classes()[np.minimum(codes, 0xFFFF)],
+                   lowered if len(lowered) == len(joined) else None)
+
+
 def tokens(text: str) -> list[str]:
     """Lower-cased word tokens; CJK runs are split into single characters."""
     words = _WORD.findall(text.lower())
@@ -157,17 +178,24 @@ def tokens(text: str) -> list[str]:
     return out
 
 
-def page_tokens(texts: list[str]) -> tuple[list[str], np.ndarray]:
-    """Every text's ``tokens()``, as one list (texts in order) and a count per text.
+def page_tokens(texts: list[str], text: JoinedText | None = None) -> tuple[list[str], np.ndarray]:
+    """Every text's ``tokens()``, as one list (texts in order) and a count per text. ``text``: the
+    texts joined (``JoinedText.of(texts)``), if already made.
 
     The same tokens as calling ``tokens()`` on each text, found at once for the whole page: every
     non-word character of the lower-cased page becomes a space and ``str.split()`` cuts the words
     out (word characters are never whitespace): a third of the cost of a regex search per text.
     A page with CJK characters, whose runs split per character, takes ``tokens()`` text by text.
     """
-    lowered = list(map(str.lower, texts))  # per text: lower() may lengthen one (U+0130 -> 2 chars)
-    codes = _code_points("\n".join(lowered))
-    classes = char_classes()[np.minimum(codes, 0xFFFF)]
+    text = JoinedText.of(texts) if text is None else text
+    if text.lowered is not None:
+        # Each character lowered to one: the join's positions hold, and so do its WORD and CJK
+        # classes (lowering a character never changes them; a test checks every character).
+        codes, classes, starts = _code_points(text.lowered), text.classes, text.starts
+    else:
+        lowered = list(map(str.lower, texts))
+        codes, starts = _code_points("\n".join(lowered)), _block_starts(lowered)
+        classes = char_classes()[np.minimum(codes, 0xFFFF)]
     if (classes & CJK).any():
         per_text = [tokens(t) for t in texts]
         return [t for toks in per_text for t in toks], np.fromiter(map(len, per_text), np.int64, len(texts))
@@ -179,7 +207,7 @@ def page_tokens(texts: list[str]) -> tuple[list[str], np.ndarray]:
     spaced = np.maximum(codes * is_word, np.uint32(ord(" ")))
     words = spaced.tobytes().decode("utf-32-le").split()
     word_start = is_word & np.concatenate(([True], ~is_word[:-1]))
-    return words, _count_per_block([word_start], _block_starts(lowered))[0]
+    return words, _count_per_block([word_start], starts)[0]
 
 
 def _sentence_ends(codes: np.ndarray, classes: np.ndarray) -> np.ndarray:
@@ -219,14 +247,13 @@ def text_features(text: str) -> dict[str, float]:
     return {name: float(values[0]) for name, values in text_columns([text]).items()}
 
 
-def text_columns(texts: list[str], page: PageTokens | None = None) -> Columns:
-    """Features of each block's text alone, as columns. ``page``: the blocks' tokens."""
+def text_columns(texts: list[str], page: PageTokens | None = None, text: JoinedText | None = None) -> Columns:
+    """Features of each block's text alone, as columns. ``page``: the blocks' tokens; ``text``:
+    the texts joined (``JoinedText.of(texts)``); each made here if not given."""
     n = len(texts)
-    page = PageTokens.from_texts(texts) if page is None else page
-    joined = "\n".join(texts)
-    starts = _block_starts(texts)
-    codes = _code_points(joined)
-    classes = char_classes()[np.minimum(codes, 0xFFFF)]
+    text = JoinedText.of(texts) if text is None else text
+    page = PageTokens.from_texts(texts, text) if page is None else page
+    joined, starts, codes, classes = text.joined, text.starts, text.codes, text.classes
     is_space = (classes & SPACE) > 0
     # A word starts at a non-space character after a space; the "\n" joints keep blocks apart.
     word_start = ~is_space & np.concatenate(([True], is_space[:-1]))
@@ -256,8 +283,7 @@ def text_columns(texts: list[str], page: PageTokens | None = None) -> Columns:
     # A copyright sign or word, lower-cased, holds "©" or "copyr" (only "İ" and "ı" match a letter of
     # "copyright" ignoring case but lower-case to another character, and those come after "r").
     # Where lowering changes the page's length, its positions do not line up: search every block.
-    lowered = joined.lower()
-    may_be_copyright = (_blocks_holding(lowered, starts, ("©", "copyr")) if len(lowered) == len(joined)
+    may_be_copyright = (_blocks_holding(text.lowered, starts, ("©", "copyr")) if text.lowered is not None
                         else np.ones(n, dtype=bool))
     chars = np.fromiter(map(len, texts), dtype=float, count=n)
     stripped_ends = [t.rstrip()[-3:] for t in texts]
@@ -325,9 +351,9 @@ class PageTokens:
     content: np.ndarray      # per pair: a content token (see content_pairs)
 
     @classmethod
-    def from_texts(cls, texts: list[str]) -> PageTokens:
+    def from_texts(cls, texts: list[str], text: JoinedText | None = None) -> PageTokens:
         """The ``tokens()`` of each text (see ``page_tokens``)."""
-        return cls.from_flat(*page_tokens(texts))
+        return cls.from_flat(*page_tokens(texts, text))
 
     @classmethod
     def from_tokens(cls, page_tokens: list[list[str]]) -> PageTokens:
@@ -465,8 +491,9 @@ def page_features(blocks: list[Block], title_hint: str | None = None) -> Columns
     if not n:
         return {}
     texts = [b.text for b in blocks]
-    page = PageTokens.from_texts(texts)
-    cols = text_columns(texts, page)
+    text = JoinedText.of(texts)
+    page = PageTokens.from_texts(texts, text)
+    cols = text_columns(texts, page, text)
     cols.update(_structure_columns(blocks))
     counts = page.counts
     index = np.arange(n)

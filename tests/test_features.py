@@ -8,14 +8,18 @@ from segmenter.features import (
     _COPYRIGHT,
     _SENTENCE_END,
     _TIME_OR_DATE,
+    CJK,
     NEIGHBOUR_OFFSETS,
+    WORD,
     BlockFeaturizer,
     ColumnVectorizer,
     PageTokens,
     _unique_counts,
+    char_classes,
     headline_support,
     main_region,
     page_features,
+    page_tokens,
     text_columns,
     text_features,
     tokens,
@@ -27,6 +31,26 @@ def test_tokens_split_cjk_by_character_and_keep_other_scripts_whole():
     assert tokens("Путин встретился") == ["путин", "встретился"]
     assert tokens("習近平會見") == ["習", "近", "平", "會", "見"]
     assert tokens("Hello, WORLD!") == ["hello", "world"]
+
+
+@pytest.mark.parametrize("texts", [
+    ["Hello, WORLD!", "It's 12:30 — déjà vu", "ΟΔΟΣ ΣΑΣ. Σ", "𝐀𝐁 c_d 😀 e"],
+    ["İstanbul İİ", "Straße ǅ ﬁ", "ΣΑΣ"],  # lowering lengthens a text: positions do not line up
+    ["Путин встретился", "習近平會見 Xi"],  # CJK: text by text
+])
+def test_page_tokens_are_each_texts_tokens(texts):
+    flat, counts = page_tokens(texts)
+    assert flat == [t for text in texts for t in tokens(text)]
+    assert counts.tolist() == [len(tokens(text)) for text in texts]
+
+
+def test_lowering_a_character_keeps_its_word_and_cjk_classes():
+    """page_tokens reads the classes of the page as given for its lower-cased characters."""
+    table = char_classes()
+    for code in range(0xFFFF):
+        lowered = chr(code).lower()
+        if len(lowered) == 1:
+            assert table[code] & (WORD | CJK) == table[min(ord(lowered), 0xFFFF)] & (WORD | CJK), hex(code)
 
 
 def test_text_features_see_sentences_ellipsis_and_cues():
