@@ -287,9 +287,7 @@ def text_columns(texts: list[str], page: PageTokens | None = None, text: JoinedT
                         else np.ones(n, dtype=bool))
     chars = np.fromiter(map(len, texts), dtype=float, count=n)
     stripped_ends = [t.rstrip()[-3:] for t in texts]
-    is_cue = np.fromiter(map(cue_words().__contains__, page.vocabulary), dtype=bool, count=len(page.vocabulary))
-    is_action = np.fromiter(map(action_words().__contains__, page.vocabulary), dtype=bool,
-                            count=len(page.vocabulary))
+    is_cue, is_action = page.vocabulary_mask(cue_words()), page.vocabulary_mask(action_words())
     token_counts = page.counts.astype(float)
     with np.errstate(divide="ignore", invalid="ignore"):
         return {
@@ -344,6 +342,7 @@ class PageTokens:
     token id; set operations between blocks become array operations on these pairs."""
 
     vocabulary: list[str]
+    ids: dict[str, int]      # token -> id (its index in ``vocabulary``)
     counts: np.ndarray       # tokens per block (with repeats)
     token_ids: np.ndarray    # token id of every token, blocks in order (with repeats)
     pair_block: np.ndarray   # block of each distinct (block, token) pair
@@ -372,12 +371,19 @@ class PageTokens:
         keys, _ = _unique_counts(pair_keys)
         pair_block, pair_token = np.divmod(keys, size)
         vocabulary = list(ids)
-        return cls(vocabulary, counts, token_ids, pair_block, pair_token,
+        return cls(vocabulary, ids, counts, token_ids, pair_block, pair_token,
                    content_pairs(vocabulary, pair_block, pair_token, n))
 
     @property
     def n_blocks(self) -> int:
         return len(self.counts)
+
+    def vocabulary_mask(self, words: frozenset[str] | set[str]) -> np.ndarray:
+        """Per token id: whether the token is one of ``words`` (looked up from the smaller side: a
+        word list is shorter than a page's vocabulary)."""
+        mask = np.zeros(len(self.vocabulary), dtype=bool)
+        mask[[self.ids[word] for word in self.ids.keys() & words]] = True
+        return mask
 
     def tokens_per_block(self, vocabulary_mask: np.ndarray) -> np.ndarray:
         """Per block, how many of its tokens (with repeats) are in ``vocabulary_mask`` (by id)."""
@@ -538,8 +544,7 @@ def page_features(blocks: list[Block], title_hint: str | None = None) -> Columns
     cols["longer_than_previous"] = np.concatenate(([0.0], log_chars[1:] - log_chars[:-1]))
     cols["previous_headline_like"] = np.concatenate(([0.0], headline_like[:-1].astype(float)))
     if title_hint:
-        hint_tokens = set(tokens(title_hint))
-        in_hint = np.array([t in hint_tokens for t in page.vocabulary], dtype=bool)[page.pair_token]
+        in_hint = page.vocabulary_mask(set(tokens(title_hint)))[page.pair_token]
         cols["in_title_hint"] = page.share(in_hint)
     cols.update(_neighbour_columns(cols, n))
     return cols
