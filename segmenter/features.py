@@ -24,6 +24,7 @@ from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+from itertools import count
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
@@ -342,7 +343,7 @@ class PageTokens:
     token id; set operations between blocks become array operations on these pairs."""
 
     vocabulary: list[str]
-    ids: dict[str, int]      # token -> id (its index in ``vocabulary``)
+    first: dict[str, int]    # token -> where it first occurs in the page (its id: token_ids[first[token]])
     counts: np.ndarray       # tokens per block (with repeats)
     token_ids: np.ndarray    # token id of every token, blocks in order (with repeats)
     pair_block: np.ndarray   # block of each distinct (block, token) pair
@@ -363,15 +364,20 @@ class PageTokens:
     @classmethod
     def from_flat(cls, flat: list[str], counts: np.ndarray) -> PageTokens:
         """From all tokens of the page in block order, ``counts[i]`` of them in block ``i``."""
-        # ids by first occurrence, as a running dict would give them, with the loops in C
-        ids = {token: i for i, token in enumerate(dict.fromkeys(flat))}
-        token_ids = np.fromiter(map(ids.__getitem__, flat), dtype=np.int64, count=len(flat))
-        n, size = len(counts), max(len(ids), 1)
+        # ids by first occurrence, as a running dict would give them, with the loops in C: one pass
+        # finds where each token first occurs (setdefault keeps the first position), and the ids
+        # number those positions in order.
+        first: dict[str, int] = {}
+        first_at = np.fromiter(map(first.setdefault, flat, count()), dtype=np.int64, count=len(flat))
+        is_first = np.zeros(len(flat), dtype=np.int64)
+        is_first[first_at] = 1
+        token_ids = (is_first.cumsum() - 1)[first_at]
+        n, size = len(counts), max(len(first), 1)
         pair_keys = np.arange(n, dtype=np.int64).repeat(counts) * size + token_ids
         keys, _ = _unique_counts(pair_keys)
         pair_block, pair_token = np.divmod(keys, size)
-        vocabulary = list(ids)
-        return cls(vocabulary, ids, counts, token_ids, pair_block, pair_token,
+        vocabulary = list(first)
+        return cls(vocabulary, first, counts, token_ids, pair_block, pair_token,
                    content_pairs(vocabulary, pair_block, pair_token, n))
 
     @property
@@ -382,7 +388,7 @@ class PageTokens:
         """Per token id: whether the token is one of ``words`` (looked up from the smaller side: a
         word list is shorter than a page's vocabulary)."""
         mask = np.zeros(len(self.vocabulary), dtype=bool)
-        mask[[self.ids[word] for word in self.ids.keys() & words]] = True
+        mask[self.token_ids[[self.first[word] for word in self.first.keys() & words]]] = True
         return mask
 
     def tokens_per_block(self, vocabulary_mask: np.ndarray) -> np.ndarray:
