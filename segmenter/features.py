@@ -126,10 +126,19 @@ def _code_points(text: str) -> np.ndarray:
     return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4")
 
 
-def _block_starts(texts: list[str]) -> np.ndarray:
-    """Where each text starts in ``"\\n".join(texts)``."""
-    starts = np.zeros(len(texts), dtype=np.int64)
-    np.cumsum(np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))[:-1] + 1, out=starts[1:])
+def _classes_of(codes: np.ndarray) -> np.ndarray:
+    """The class bits of each code point (``take``: a third cheaper than indexing with uint32)."""
+    return char_classes().take(np.minimum(codes, 0xFFFF))
+
+
+def _lengths(texts: list[str]) -> np.ndarray:
+    return np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+
+
+def _block_starts(lengths: np.ndarray) -> np.ndarray:
+    """Where each text starts in ``"\\n".join(texts)``, from the texts' lengths."""
+    starts = np.zeros(len(lengths), dtype=np.int64)
+    np.cumsum(lengths[:-1] + 1, out=starts[1:])
     return starts
 
 
@@ -146,10 +155,11 @@ def _count_per_block(masks: list[np.ndarray], starts: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class JoinedText:
-    """A page's texts joined by "\\n", as both the token and the text features read it: where each
-    text starts, the join's code points and their character classes, and the join lower-cased
+    """A page's texts joined by "\\n", as both the token and the text features read it: each text's
+    length and start, the join's code points and their character classes, and the join lower-cased
     (None when lowering lengthens a text, as U+0130 "İ", so that positions would not line up)."""
 
+    lengths: np.ndarray
     starts: np.ndarray
     joined: str
     codes: np.ndarray
@@ -161,7 +171,8 @@ class JoinedText:
         joined = "\n".join(texts)
         codes = _code_points(joined)
         lowered = joined.lower()  # the same as lowering text by text: "\n" ends a word (final sigma)
-        return cls(_block_starts(texts), joined, codes, char_classes()[np.minimum(codes, 0xFFFF)],
+        lengths = _lengths(texts)
+        return cls(lengths, _block_starts(lengths), joined, codes, _classes_of(codes),
                    lowered if len(lowered) == len(joined) else None)
 
 
@@ -195,8 +206,8 @@ def page_tokens(texts: list[str], text: JoinedText | None = None) -> tuple[list[
         codes, classes, starts = _code_points(text.lowered), text.classes, text.starts
     else:
         lowered = list(map(str.lower, texts))
-        codes, starts = _code_points("\n".join(lowered)), _block_starts(lowered)
-        classes = char_classes()[np.minimum(codes, 0xFFFF)]
+        codes, starts = _code_points("\n".join(lowered)), _block_starts(_lengths(lowered))
+        classes = _classes_of(codes)
     if (classes & CJK).any():
         per_text = [tokens(t) for t in texts]
         return [t for toks in per_text for t in toks], np.fromiter(map(len, per_text), np.int64, len(texts))
@@ -286,7 +297,7 @@ def text_columns(texts: list[str], page: PageTokens | None = None, text: JoinedT
     # Where lowering changes the page's length, its positions do not line up: search every block.
     may_be_copyright = (_blocks_holding(text.lowered, starts, ("©", "copyr")) if text.lowered is not None
                         else np.ones(n, dtype=bool))
-    chars = np.fromiter(map(len, texts), dtype=float, count=n)
+    chars = text.lengths.astype(float)
     stripped_ends = [t.rstrip()[-3:] for t in texts]
     is_cue, is_action = page.vocabulary_mask(cue_words()), page.vocabulary_mask(action_words())
     token_counts = page.counts.astype(float)
@@ -430,7 +441,7 @@ def content_pairs(vocabulary: list[str], pair_block: np.ndarray, pair_token: np.
         return np.zeros(0, dtype=bool)
     long_enough = np.fromiter(map(len, vocabulary), dtype=np.int64, count=len(vocabulary)) >= CONTENT_TOKEN_CHARS
     short = (~long_enough).nonzero()[0]
-    if _CJK.search("".join([vocabulary[i] for i in short])):  # one search; a CJK page checks each token
+    if _CJK.search("".join(vocabulary)):  # one search; a CJK page checks each short token
         long_enough[short] = [bool(_CJK.match(vocabulary[i])) for i in short]
     candidate = long_enough[pair_token]
     blocks_with = np.bincount(pair_token[candidate], minlength=len(vocabulary))
@@ -538,7 +549,7 @@ def page_features(blocks: list[Block], title_hint: str | None = None) -> Columns
         cols["after_anchor"] = _log_distance(index - anchor)
         cols["before_anchor"] = _log_distance(anchor - index)
 
-    lengths = np.fromiter(map(len, texts), dtype=float, count=n)
+    lengths = text.lengths.astype(float)
     cols["rel_pos"] = index / n
     cols["chars_vs_max"] = lengths / max(lengths.max(), 1.0)
     repeats = Counter(texts)
