@@ -64,9 +64,9 @@ def context_columns(proba: np.ndarray, chars: np.ndarray, classes: list[str]) ->
     # blocks each side, from the running sums of body mass, teaser mass and weight.
     running = np.zeros((n + 1, 3))
     np.cumsum(np.column_stack([body * weight, teaser * weight, weight]), axis=0, out=running[1:])
-    for radius in CONTEXT_RADII:
-        window = running[np.minimum(index + radius + 1, n)] - running[np.maximum(index - radius, 0)]
-        out.append(window[:, :2] / window[:, 2:])
+    radii = np.array(CONTEXT_RADII)
+    window = running[np.minimum(index[:, None] + radii + 1, n)] - running[np.maximum(index[:, None] - radii, 0)]
+    out.append((window[..., :2] / window[..., 2:]).reshape(n, -1))  # per radius: body, teaser
 
     start, end = body_region(body, weight)  # the likeliest body region, as the sequence step finds it
     if end > start:
@@ -75,12 +75,16 @@ def context_columns(proba: np.ndarray, chars: np.ndarray, classes: list[str]) ->
         to_region = np.full(n, NO_REGION)
     best_title = int(np.argmax(title))
     body_mass = running[1:, 0]
-    out.append(np.column_stack([
-        _signed_log(to_region), (to_region == 0).astype(float),
-        _signed_log(index - best_title), np.full(n, title[best_title]),
-        np.full(n, body.max()), body_mass / max(body_mass[-1], 1e-9), np.full(n, np.log1p(n)),
-        (title >= title[best_title]).astype(float),
-    ]))
+    page_wide = np.empty((n, 8))  # (constants broadcast down their column)
+    page_wide[:, 0] = _signed_log(to_region)
+    page_wide[:, 1] = to_region == 0
+    page_wide[:, 2] = _signed_log(index - best_title)
+    page_wide[:, 3] = title[best_title]
+    page_wide[:, 4] = body.max()
+    page_wide[:, 5] = body_mass / max(body_mass[-1], 1e-9)
+    page_wide[:, 6] = np.log1p(n)
+    page_wide[:, 7] = title >= title[best_title]
+    out.append(page_wide)
     return np.hstack(out)
 
 
