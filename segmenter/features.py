@@ -24,7 +24,7 @@ from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-from itertools import count
+from itertools import count, repeat
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
@@ -41,8 +41,9 @@ _CJK_RANGES = ((0x3040, 0x30ff), (0x3400, 0x4dbf), (0x4e00, 0x9fff), (0xac00, 0x
 _SENTENCE_END = re.compile(r"[.!?。！？](?:[\"'”’»)\]]*)(?:\s|$)")
 _SENTENCE_MARKS = ".!?。！？"
 _CLOSING_CODES = frozenset(map(ord, "\"'”’»)]"))
-_TERMINAL = ".!?。！？:;\"'”’»)"
-_HEADLINE_END = ".!?。！？:"  # a block ending in one of these reads as a sentence, not a headline
+_TERMINAL = tuple(".!?。！？:;\"'”’»)")
+_HEADLINE_END = tuple(".!?。！？:")  # a block ending in one of these reads as a sentence, not a headline
+_ELLIPSIS = ("...", "…")
 _SEPARATOR_CHARS = "|•·»›/"
 _URL = re.compile(r"https?://|www\.|@\w+\.\w+")
 # Times and dates: r"\b\d{1,2}:\d{2}\b|\b(?:19|20)\d{2}\b|\b\d{1,2}[./-]\d{1,2}[./-]\d{2,4}\b", written to
@@ -156,11 +157,12 @@ def _count_per_block(masks: list[np.ndarray], starts: np.ndarray) -> np.ndarray:
 @dataclass(frozen=True)
 class JoinedText:
     """A page's texts joined by "\\n", as both the token and the text features read it: each text's
-    length and start, the join's code points and their character classes, and the join lower-cased
-    (None when lowering lengthens a text, as U+0130 "İ", so that positions would not line up)."""
+    length, start and end, the join's code points and their character classes, and the join
+    lower-cased (None when lowering lengthens a text, as U+0130 "İ": positions would not line up)."""
 
     lengths: np.ndarray
     starts: np.ndarray
+    ends: list[str]  # each text's last three characters before any trailing space
     joined: str
     codes: np.ndarray
     classes: np.ndarray
@@ -172,7 +174,8 @@ class JoinedText:
         codes = _code_points(joined)
         lowered = joined.lower()  # the same as lowering text by text: "\n" ends a word (final sigma)
         lengths = _lengths(texts)
-        return cls(lengths, _block_starts(lengths), joined, codes, _classes_of(codes),
+        ends = [t.rstrip()[-3:] for t in texts]
+        return cls(lengths, _block_starts(lengths), ends, joined, codes, _classes_of(codes),
                    lowered if len(lowered) == len(joined) else None)
 
 
@@ -241,6 +244,11 @@ def _sentence_ends(codes: np.ndarray, classes: np.ndarray) -> np.ndarray:
     return marks[(np.append(classes, SPACE)[after] & SPACE) > 0]
 
 
+def _ending_with(ends: list[str], suffixes: tuple[str, ...]) -> np.ndarray:
+    """Per text end: whether it ends with one of ``suffixes`` (an empty one never does)."""
+    return np.fromiter(map(str.endswith, ends, repeat(suffixes)), dtype=bool, count=len(ends))
+
+
 def _blocks_holding(joined: str, starts: np.ndarray, needles: tuple[str, ...]) -> np.ndarray:
     """Per block (texts joined by "\\n", starting at ``starts``): whether it holds any of ``needles``."""
     positions = []
@@ -298,7 +306,6 @@ def text_columns(texts: list[str], page: PageTokens | None = None, text: JoinedT
     may_be_copyright = (_blocks_holding(text.lowered, starts, ("©", "copyr")) if text.lowered is not None
                         else np.ones(n, dtype=bool))
     chars = text.lengths.astype(float)
-    stripped_ends = [t.rstrip()[-3:] for t in texts]
     is_cue, is_action = page.vocabulary_mask(cue_words()), page.vocabulary_mask(action_words())
     token_counts = page.counts.astype(float)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -310,8 +317,8 @@ def text_columns(texts: list[str], page: PageTokens | None = None, text: JoinedT
             "upper_ratio": np.where(letters > 0, upper / letters, 0.0),
             "title_case": np.where(words > 0, title_words / words, 0.0),
             "sentences": np.log1p(per_block_count(_sentence_ends(codes, classes))),
-            "ends_terminal": np.array([float(end[-1:] in _TERMINAL) if end else 0.0 for end in stripped_ends]),
-            "ends_ellipsis": np.array([float(end.endswith(("...", "…"))) for end in stripped_ends]),
+            "ends_terminal": _ending_with(text.ends, _TERMINAL).astype(float),
+            "ends_ellipsis": _ending_with(text.ends, _ELLIPSIS).astype(float),
             "separators": np.log1p(separators),
             "has_url": found_in(_URL, may_be_url),
             "date_like": found_in(_TIME_OR_DATE, may_be_date),
@@ -556,7 +563,7 @@ def page_features(blocks: list[Block], title_hint: str | None = None) -> Columns
     cols["repeated"] = (np.fromiter(map(repeats.__getitem__, texts), dtype=np.int64, count=n) > 1).astype(float)
     # A blurb is longer and more sentence-like than the headline right above it.
     headline_like = ((counts >= HEADLINE_TOKENS[0]) & (counts <= HEADLINE_TOKENS[1])
-                     & np.array([t.rstrip()[-1:] not in _HEADLINE_END for t in texts]))
+                     & ~_ending_with(text.ends, _HEADLINE_END))
     log_chars = cols["log_chars"]
     cols["longer_than_previous"] = np.concatenate(([0.0], log_chars[1:] - log_chars[:-1]))
     cols["previous_headline_like"] = np.concatenate(([0.0], headline_like[:-1].astype(float)))
