@@ -37,6 +37,7 @@ def test_tokens_split_cjk_by_character_and_keep_other_scripts_whole():
     ["Hello, WORLD!", "It's 12:30 — déjà vu", "ΟΔΟΣ ΣΑΣ. Σ", "𝐀𝐁 c_d 😀 e"],
     ["İstanbul İİ", "Straße ǅ ﬁ", "ΣΑΣ"],  # lowering lengthens a text: positions do not line up
     ["Путин встретился", "習近平會見 Xi"],  # CJK: text by text
+    ["ΟΔΟΣ", "ΑΒΓ", "ΑΣ'", "\u0301Β", "Σ"],  # a final sigma at a text's end or start, lowered in the join
 ])
 def test_page_tokens_are_each_texts_tokens(texts):
     flat, counts = page_tokens(texts)
