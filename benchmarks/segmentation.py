@@ -31,7 +31,10 @@ available".
 Teasers: on the hand-labelled pages of ``scrapinghub/labels.jsonl`` that are held out, a line is a
 teaser when labelled ``teaser_headline`` or ``teaser_blurb``; our labels come from segmenting the
 page's text dump, matched to the labelled lines by line index (through the line's offset, so that a
-line cut into several blocks still matches); precision/recall/F1 are pooled over lines.
+line cut into several blocks still matches); precision/recall/F1 are pooled over lines. The same
+lines measure the confidences: accuracy of all five labels, the mean confidence, and the expected
+calibration error (ECE: the line-weighted gap between mean confidence and accuracy in ten
+confidence bins; 0 when "0.8" is right 80% of the time).
 """
 from __future__ import annotations
 
@@ -60,6 +63,7 @@ GROUPS = ("text", "html", "baselines")
 # Enough pages to catch a broken system in a few seconds, not to rank systems.
 QUICK_PAGES = 10
 TEASER_LABELS = frozenset({"teaser_headline", "teaser_blurb"})
+CALIBRATION_BINS = 10
 # Elements after which readability's summary text starts a new line (else words would glue).
 _SUMMARY_BLOCK_TAGS = ("p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "pre",
                        "blockquote", "figcaption", "dd", "dt", "section", "article", "table")
@@ -97,7 +101,8 @@ class SystemResult:
 
 @dataclass
 class TeaserResult:
-    """Teaser-line precision/recall/F1 pooled over the labelled held-out pages."""
+    """Teaser-line precision/recall/F1 pooled over the labelled held-out pages, and how well the
+    confidences of all their lines' labels are calibrated."""
 
     pages: int = 0
     lines: int = 0
@@ -107,6 +112,22 @@ class TeaserResult:
     seconds: float = 0.0
     note: str = ""
     per_page: list[dict] = field(default_factory=list)
+    confidences: list[float] = field(default_factory=list)  # per labelled line: our label's confidence
+    correct: list[bool] = field(default_factory=list)  # and whether our label is the person's
+
+    @property
+    def accuracy(self) -> float:
+        return sum(self.correct) / len(self.correct) if self.correct else 0.0
+
+    @property
+    def calibration_error(self) -> float:
+        """Expected calibration error over ten equal-width confidence bins."""
+        bins: dict[int, list[tuple[float, bool]]] = {}
+        for confidence, correct in zip(self.confidences, self.correct, strict=True):
+            bins.setdefault(min(int(confidence * CALIBRATION_BINS), CALIBRATION_BINS - 1), []).append(
+                (confidence, correct))
+        gap = sum(abs(sum(c for c, _ in members) - sum(ok for _, ok in members)) for members in bins.values())
+        return gap / len(self.correct) if self.correct else 0.0
 
     @property
     def precision(self) -> float:
@@ -296,12 +317,16 @@ def teaser_scores(shared: Path, ids: set[str] | None, limit: int | None) -> Teas
 
 def _count_teasers(result: TeaserResult, page: dict, dump: str, blocks: list) -> None:
     """Add one page's teaser-line counts. Line i of the labels is ``text_blocks(dump)[i]``."""
-    predicted_at = {block.start: block.label in TEASER_LABELS for block in blocks}
+    at = {block.start: block for block in blocks}
     lines = text_blocks(dump)
     counts = {"tp": 0, "fp": 0, "fn": 0}
     for labelled in page["blocks"]:
+        block = at.get(lines[labelled["i"]].start)
+        if block is not None:
+            result.confidences.append(block.confidence)
+            result.correct.append(block.label == labelled["label"])
         truth = labelled["label"] in TEASER_LABELS
-        predicted = predicted_at.get(lines[labelled["i"]].start, False)
+        predicted = block is not None and block.label in TEASER_LABELS
         key = "tp" if truth and predicted else "fp" if predicted else "fn" if truth else None
         if key:
             counts[key] += 1
@@ -353,7 +378,10 @@ def format_teasers(teasers: TeaserResult) -> str:
     speed = teasers.pages / teasers.seconds if teasers.seconds else None
     return (f"teaser lines (scrapinghub labelled, held out; segmenter text): P {teasers.precision:.3f} "
             f"R {teasers.recall:.3f} F1 {teasers.f1:.3f} on {teasers.pages} pages, {teasers.lines} lines "
-            f"({teasers.true_positives + teasers.false_negatives} teaser lines); {_figure(speed, 0)} pages/s")
+            f"({teasers.true_positives + teasers.false_negatives} teaser lines); {_figure(speed, 0)} pages/s\n"
+            f"block labels on the same lines: accuracy {teasers.accuracy:.3f}, mean confidence "
+            f"{sum(teasers.confidences) / max(len(teasers.confidences), 1):.3f}, "
+            f"calibration error (ECE) {teasers.calibration_error:.3f}")
 
 
 # --- main -----------------------------------------------------------------------------------------
@@ -412,7 +440,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         payload = {"results": [asdict(r) | {"pages_per_second": r.pages_per_second} for r in results],
                    "teasers": None if teasers is None else asdict(teasers) | {
-                       "precision": teasers.precision, "recall": teasers.recall, "f1": teasers.f1},
+                       "precision": teasers.precision, "recall": teasers.recall, "f1": teasers.f1,
+                       "accuracy": teasers.accuracy, "calibration_error": teasers.calibration_error},
                    "split": str(args.split) if split else None, "quick": args.quick}
         args.json.write_text(json.dumps(payload, indent=1), encoding="utf-8")
     return 0
