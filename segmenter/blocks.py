@@ -14,6 +14,12 @@ MAX_BLOCK_CHARS = 20_000
 
 _NO_SIGNALS = (None, None, None, None, None)  # a plain-text block's structural signals
 
+# Characters that show nothing: Unicode whitespace (what str.strip() removes) and the zero-width
+# ones it keeps (zero-width space, non-joiner and joiner, word joiner, byte-order mark, soft
+# hyphen). Pages use a lone zero-width space as a spacer paragraph: a line of only these is blank,
+# and a block's text does not start or end with them.
+BLANK = "".join(chr(c) for c in range(0x3001) if chr(c).isspace()) + "\u200b\u200c\u200d\u2060\ufeff\u00ad"
+
 
 @dataclass(frozen=True)
 class Block:
@@ -60,13 +66,13 @@ class PageBlocks:
 
 
 def text_blocks(text: str) -> list[Block]:
-    """Split plain text into line blocks, skipping blank lines, keeping exact offsets."""
+    """Split plain text into line blocks, skipping blank lines (see ``BLANK``), keeping exact offsets."""
     blocks: list[Block] = []
     pos = 0  # where the line starts in ``text``
     for line in text.splitlines(keepends=True):
-        stripped = line.strip()
+        stripped = line.strip(BLANK)
         if stripped:
-            start = pos + line.find(stripped[0])  # only whitespace comes before it
+            start = pos + line.find(stripped[0])  # only blank characters come before it
             if len(stripped) <= MAX_BLOCK_CHARS:
                 blocks.append(Block(stripped, start, start + len(stripped)))
             else:

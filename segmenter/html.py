@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
-from segmenter.blocks import MAX_BLOCK_CHARS, Block
+from segmenter.blocks import BLANK, MAX_BLOCK_CHARS, Block
 
 # Elements that start a new block: the HTML "block-level" and table/list elements, plus the
 # form/figure containers whose text a WET extractor also puts on a line of its own.
@@ -193,7 +193,7 @@ def html_title(html: str) -> str | None:
 
 
 def _clean(text: str) -> str:
-    return " ".join(text.split())
+    return " ".join(text.split()).strip(BLANK)
 
 
 def _parse(html: str) -> tuple[etree._Element | None, bool]:
@@ -374,7 +374,7 @@ def _add(run: _Run, text: str, in_link: bool, anchor: Anchor, pending: list[_Pen
             _add(run, line, in_link, anchor, pending, False)
             _flush(run, pending)
         text = lines[-1]
-    if text and not text.isspace():
+    if text and not text.isspace() and text.strip(BLANK):  # a lone zero-width space is no text
         if not run.has_text:
             run.first_piece, run.first_anchor = text, anchor
             run.has_text = True
@@ -390,7 +390,7 @@ def _flush(run: _Run, pending: list[_Pending]) -> None:
         run.pieces = []
         return
     raw = "".join(run.pieces)
-    text = " ".join(raw.split())
+    text = _clean(raw)
     if text:
         visible = len(text) - text.count(" ")
         density = min(1.0, run.link_chars / visible) if visible else 0.0

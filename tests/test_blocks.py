@@ -22,6 +22,14 @@ def test_blank_input_has_no_blocks():
     assert text_blocks(" \n\t\n") == []
 
 
+def test_lines_of_zero_width_characters_are_blank_and_trimmed_from_blocks():
+    # a zero-width space as a spacer paragraph, a stray byte-order mark, a soft hyphen
+    text = "Lead\n\u200b\n \ufeff Body\u200b \n\u00ad\u2060\nper\u200dson"
+    blocks = text_blocks(text)
+    assert [b.text for b in blocks] == ["Lead", "Body", "per\u200dson"]  # a joiner inside a word stays
+    assert all(text[b.start:b.end] == b.text for b in blocks)
+
+
 def test_indented_long_lines_and_odd_line_breaks_keep_exact_offsets():
     text = ("\r\n  lead \u2028" + " y" * MAX_BLOCK_CHARS + "  \x0c\t" + "z" * MAX_BLOCK_CHARS + "\x85 tail ")
     blocks = text_blocks(text)

@@ -204,6 +204,15 @@ def test_title_prefers_og_title_then_title():
     assert html_title("<title>  </title>") is None
 
 
+def test_zero_width_spacer_paragraphs_make_no_blocks():
+    html = ("<title>\u200bStory</title><p>\u200b</p><p>&#8203;</p><p>&#xFEFF; </p>"
+            "<p>Text <b>here</b>\u200b</p><p><span>\u200b</span>Second</p>")
+    blocks = html_blocks(html)
+    assert [b.text for b in blocks] == ["Text here", "Second"]
+    assert html[blocks[0].start:blocks[0].end] == "Text <b>here"
+    assert html_title(html) == "Story"
+
+
 # --- bad input, bounded in time ---------------------------------------------------------------------
 
 def timed(html: str, limit_seconds: float) -> list[Block]:
