@@ -18,7 +18,8 @@ _NO_SIGNALS = (None, None, None, None, None)  # a plain-text block's structural 
 # ones it keeps (zero-width space, non-joiner and joiner, word joiner, byte-order mark, soft
 # hyphen). Pages use a lone zero-width space as a spacer paragraph: a line of only these is blank,
 # and a block's text does not start or end with them.
-BLANK = "".join(chr(c) for c in range(0x3001) if chr(c).isspace()) + "\u200b\u200c\u200d\u2060\ufeff\u00ad"
+ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff\u00ad"
+BLANK = "".join(chr(c) for c in range(0x3001) if chr(c).isspace()) + ZERO_WIDTH
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,9 @@ def text_blocks(text: str) -> list[Block]:
     blocks: list[Block] = []
     pos = 0  # where the line starts in ``text``
     for line in text.splitlines(keepends=True):
-        stripped = line.strip(BLANK)
+        stripped = line.strip()
+        if stripped and (stripped[0] in ZERO_WIDTH or stripped[-1] in ZERO_WIDTH):
+            stripped = stripped.strip(BLANK)  # rare: the plain strip() is the cheap common case
         if stripped:
             start = pos + line.find(stripped[0])  # only blank characters come before it
             if len(stripped) <= MAX_BLOCK_CHARS:
