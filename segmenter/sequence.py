@@ -15,7 +15,8 @@ The region then grows by a long paragraph right at its edge that the classifier 
 is body or a blurb (``EXTEND_MIN``; a lead reads like a blurb), and inside it a blurb with no
 teaser right above it is body (it has no headline to follow). When no region clears the bar but one
 block is surely the title, the body is looked for below the title at a lower bar, blurbs counting
-as body (a short post, or an article after a long menu, is still an article). A page with no body is an index page.
+as body (a short post, or an article after a long menu, is still an article). A page with no body
+is an index page.
 """
 from __future__ import annotations
 
