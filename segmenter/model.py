@@ -8,8 +8,8 @@ and a blurb outside it) and need no scaling. The second pass (stacking.py) reads
 probabilities around each block; it raised cross-validated mean shingle F1 from 0.9185 to 0.9308
 (held-out scrapinghub text 0.883 -> 0.914) at about 6% more prediction cost than the single
 20-round model it replaced, as the first pass now needs only 10 rounds. Few, larger trees because
-predicting costs per tree and per row. The model is saved with skops, which loads only the types we list as
-trusted, never arbitrary pickled code.
+predicting costs per tree and per row. The model is saved with skops, which loads only the types
+we list as trusted, never arbitrary pickled code.
 
 Predicting one page (about 125 rows) through scikit-learn costs one call per tree, each walking
 the rows one at a time; ``predict_proba`` below instead packs the fitted trees into flat arrays

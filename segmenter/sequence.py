@@ -71,12 +71,13 @@ def coherent_labels(proba: np.ndarray, classes: list[str],
     labels = [LABELS[k] for k in p.argmax(axis=1)]
     weights = region_weights([len(t) for t in texts]) if texts is not None else None
     start, end = body_region(p[:, _INDEX[BODY]], weights)
+    # An article's lead reads like a teaser's blurb (teasers are made of leads), so where the region
+    # is only looked for (its edge, below a sure title) a blurb counts as much as body.
+    body_or_lead = p[:, _INDEX[BODY]] + p[:, _INDEX[TEASER_BLURB]]
     if end <= start:
-        start, end = _body_under_title(p, weights)
+        start, end = _body_under_title(p, body_or_lead, weights)
     elif texts is not None:
-        # An article's lead reads like a teaser's blurb (teasers are made of leads), so at the
-        # region's edge a blurb counts as much as body.
-        start, end = _extend_region(p[:, _INDEX[BODY]] + p[:, _INDEX[TEASER_BLURB]], texts, start, end)
+        start, end = _extend_region(body_or_lead, texts, start, end)
     for i in range(n):
         inside = start <= i < end
         # Inside the region, a "blurb" with no teaser right above it has no headline to follow:
@@ -95,7 +96,7 @@ def coherent_labels(proba: np.ndarray, classes: list[str],
     return labels, confidence
 
 
-def _body_under_title(p: np.ndarray, weights: np.ndarray | None) -> tuple[int, int]:
+def _body_under_title(p: np.ndarray, body_or_lead: np.ndarray, weights: np.ndarray | None) -> tuple[int, int]:
     """When no region is sure enough to be a body but one block is confidently the title, the page
     is an article whose paragraphs the classifier doubted (a short post, an article at the end of
     a long menu): its body is the best region below the title, at a lower bar."""
@@ -105,21 +106,19 @@ def _body_under_title(p: np.ndarray, weights: np.ndarray | None) -> tuple[int, i
     if p[title, _INDEX[TITLE]] < TITLED_ARTICLE_MIN:
         return 0, 0
     below = slice(title + 1, None)
-    # As at the region's edge, a blurb counts as body: under a sure title, the lone paragraph the
-    # classifier calls a blurb is the article's lead (a one-paragraph news item).
-    evidence = p[below, _INDEX[BODY]] + p[below, _INDEX[TEASER_BLURB]]
-    start, end = body_region(evidence, weights[below] if weights is not None else None,
+    # (under a sure title, the lone paragraph the classifier calls a blurb is the article's lead)
+    start, end = body_region(body_or_lead[below], weights[below] if weights is not None else None,
                              prior=BODY_PRIOR_UNDER_TITLE)
     return (start + title + 1, end + title + 1) if end > start else (0, 0)
 
 
-def _extend_region(p_body: np.ndarray, texts: list[str], start: int, end: int) -> tuple[int, int]:
+def _extend_region(body_or_lead: np.ndarray, texts: list[str], start: int, end: int) -> tuple[int, int]:
     """Grow the region by adjacent paragraphs the classifier half believes: a long block right at
-    the region's edge with body probability (``p_body``) at least EXTEND_MIN (an article's last
+    the region's edge with body (or blurb) probability at least EXTEND_MIN (an article's last
     paragraph before a list header, its first under the title)."""
-    while end < len(texts) and p_body[end] >= EXTEND_MIN and len(texts[end]) >= EXTEND_CHARS:
+    while end < len(texts) and body_or_lead[end] >= EXTEND_MIN and len(texts[end]) >= EXTEND_CHARS:
         end += 1
-    while start > 0 and p_body[start - 1] >= EXTEND_MIN and len(texts[start - 1]) >= EXTEND_CHARS:
+    while start > 0 and body_or_lead[start - 1] >= EXTEND_MIN and len(texts[start - 1]) >= EXTEND_CHARS:
         start -= 1
     return start, end
 
