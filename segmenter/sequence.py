@@ -7,7 +7,8 @@ a page looks like:
    classifier gives them at least ``GAP_BODY_MIN`` (subheadings), so small gaps are allowed; no
    body outside it.
 2. One title at most: the block with the highest title probability, if above ``TITLE_MIN``; it
-   must not come after the body's end (a headline below the article is another story's).
+   must not come after the body's end (a headline below the article is another story's). A
+   runner-up inside the body region is a subheading: body, by the bar of ``GAP_BODY_MIN``.
 3. A teaser blurb follows its headline (or another blurb, or one metadata line after either);
    an orphan blurb becomes a headline when the classifier finds that likelier than other; and of
    two headlines in a row, a longer second one that ends like a summary is the first one's blurb.
@@ -87,7 +88,7 @@ def coherent_labels(proba: np.ndarray, classes: list[str],
             labels[i] = BODY
         elif labels[i] == BODY:
             labels[i] = _best_except(p[i], (BODY,))
-    _one_title(p, labels, last=end if end > start else n)
+    _one_title(p, labels, last=end if end > start else n, region=range(start, end))
     _attach_blurbs(p, labels)
     paired = _pair_teasers(labels, texts) if texts is not None else set()
     confidence = np.array([p[i, _INDEX[label]] for i, label in enumerate(labels)])
@@ -123,13 +124,18 @@ def _extend_region(body_or_lead: np.ndarray, texts: list[str], start: int, end: 
     return start, end
 
 
-def _one_title(p: np.ndarray, labels: list[str], last: int) -> None:
+def _one_title(p: np.ndarray, labels: list[str], last: int, region: range) -> None:
     title_p = p[:, _INDEX[TITLE]]
     candidates = [i for i in range(min(last, len(labels))) if labels[i] in (TITLE, OTHER, TEASER_HEADLINE)]
     best = max(candidates, key=lambda i: title_p[i], default=None)
     for i, label in enumerate(labels):
         if label == TITLE and i != best:
-            labels[i] = _best_except(p[i], (TITLE, BODY))
+            # A runner-up inside the body region is a subheading (or a paragraph restating the
+            # headline): body, by the same bar as the region's other weak blocks.
+            if i in region and p[i, _INDEX[BODY]] >= GAP_BODY_MIN:
+                labels[i] = BODY
+            else:
+                labels[i] = _best_except(p[i], (TITLE, BODY))
     if best is not None and title_p[best] >= TITLE_MIN:
         labels[best] = TITLE
 

@@ -106,3 +106,12 @@ def test_a_one_paragraph_item_read_as_a_blurb_under_a_sure_title_is_an_article()
     texts = ["menu item"] * 30 + ["Title", "05/10/2018 - Published by: someone", LONG, "Back"]
     labels, _ = coherent_labels(_proba(rows), list(LABELS), texts)
     assert labels[30:] == ["title", "other", "body", "other"]
+
+
+def test_a_runner_up_title_inside_the_body_is_a_subheading_of_the_body():
+    # A subheading restating the headline reads like a title; only the first is the title.
+    rows = ([{"title": 0.9}] + [{"body": 0.95}] * 2 + [{"title": 0.7, "body": 0.25}]
+            + [{"body": 0.95}] * 2 + [{"other": 0.9}] * 3 + [{"title": 0.6, "body": 0.1, "other": 0.25}])
+    labels, _ = coherent_labels(_proba(rows), list(LABELS))
+    assert labels[:6] == ["title", "body", "body", "body", "body", "body"]
+    assert labels[-1] == "other"  # below the body and not body-like: not kept as a second title
