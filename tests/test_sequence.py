@@ -115,3 +115,18 @@ def test_a_runner_up_title_inside_the_body_is_a_subheading_of_the_body():
     labels, _ = coherent_labels(_proba(rows), list(LABELS))
     assert labels[:6] == ["title", "body", "body", "body", "body", "body"]
     assert labels[-1] == "other"  # below the body and not body-like: not kept as a second title
+
+
+def test_region_grows_along_its_html_container_but_not_into_another():
+    # Four paragraphs, then short list items of the same element (a tour-date list closing the
+    # article) that the classifier doubts, then a footer line of another element.
+    rows = ([{"title": 0.9}] + [{"body": 0.95}] * 4 + [{"body": 0.3, "other": 0.6}] * 3
+            + [{"body": 0.3, "other": 0.6}])
+    texts = ["Title"] + ["A paragraph of the article, long enough to weigh. " * 4] * 4 + ["Aug. 14 - St. Louis"] * 4
+    containers = [("h1", "")] + [("article>p", "body")] * 7 + [("footer>p", "footer")]
+    labels, _ = coherent_labels(_proba(rows), list(LABELS), texts, containers)
+    assert labels[:8] == ["title"] + ["body"] * 7
+    assert labels[8] == "other"
+    # the same page as plain text (no containers) keeps the doubted lines out
+    labels, _ = coherent_labels(_proba(rows), list(LABELS), texts)
+    assert labels[5:8] == ["other"] * 3
