@@ -1,7 +1,8 @@
 """Coherent labels over the block sequence: the "revise by neighbours" step after the classifier.
 
-The classifier labels each block from its own and its neighbours' features; this step imposes what
-a page looks like:
+The classifier labels each block from its own and its neighbours' features; this step starts from
+each block's likeliest label (the two teaser roles pooled: teaser or not first, then which role)
+and imposes what a page looks like:
 1. The body is one region: the run of blocks with the highest summed body evidence
    (maximum subarray of ``p_body - BODY_PRIOR``). Inside it, weak blocks stay body when the
    classifier gives them at least ``GAP_BODY_MIN`` (subheadings), so small gaps are allowed; no
@@ -80,7 +81,7 @@ def coherent_labels(proba: np.ndarray, classes: list[str], texts: list[str] | No
     """
     p = _reorder(proba, classes)
     n = len(p)
-    labels = [LABELS[k] for k in p.argmax(axis=1)]
+    labels = _likeliest_labels(p)
     weights = region_weights([len(t) for t in texts]) if texts is not None else None
     start, end = body_region(p[:, _INDEX[BODY]], weights)
     # An article's lead reads like a teaser's blurb (teasers are made of leads), so where the region
@@ -108,6 +109,17 @@ def coherent_labels(proba: np.ndarray, classes: list[str], texts: list[str] | No
     for i in paired:  # the classifier found a teaser; the pairing only decided its role
         confidence[i] = p[i, _INDEX[TEASER_HEADLINE]] + p[i, _INDEX[TEASER_BLURB]]
     return labels, confidence
+
+
+def _likeliest_labels(p: np.ndarray) -> list[str]:
+    """Each block's likeliest label, with the two teaser roles pooled: a block the classifier
+    splits between headline and blurb is still a teaser (in the likelier role). On out-of-fold
+    probabilities, teaser F1 +0.004 and +0.007 on two fold assignments; body F1 unchanged."""
+    headline, blurb = p[:, _INDEX[TEASER_HEADLINE]], p[:, _INDEX[TEASER_BLURB]]
+    not_teaser = p[:, [_INDEX[TITLE], _INDEX[BODY], _INDEX[OTHER]]].max(axis=1)
+    role = np.where(headline >= blurb, _INDEX[TEASER_HEADLINE], _INDEX[TEASER_BLURB])
+    best = np.where(headline + blurb > not_teaser, role, p.argmax(axis=1))
+    return [LABELS[k] for k in best.tolist()]
 
 
 def _body_under_title(p: np.ndarray, body_or_lead: np.ndarray, weights: np.ndarray | None) -> tuple[int, int]:

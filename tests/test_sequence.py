@@ -130,3 +130,11 @@ def test_region_grows_along_its_html_container_but_not_into_another():
     # the same page as plain text (no containers) keeps the doubted lines out
     labels, _ = coherent_labels(_proba(rows), list(LABELS), texts)
     assert labels[5:8] == ["other"] * 3
+
+
+def test_a_block_split_between_headline_and_blurb_is_still_a_teaser():
+    # other is the single likeliest label, but headline and blurb together outweigh it
+    rows = [{"title": 0.9}] + [{"body": 0.95}] * 4 + [{"other": 0.9}] * 3 + [
+        {"other": 0.4, "teaser_headline": 0.35, "teaser_blurb": 0.2}]
+    labels, _ = coherent_labels(_proba(rows), list(LABELS))
+    assert labels[-1] == "teaser_headline"
