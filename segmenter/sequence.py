@@ -213,8 +213,13 @@ def _reads_as_blurb(text: str, headline: str) -> bool:
 
 
 def _best_except(row: np.ndarray, excluded: tuple[str, ...]) -> str:
-    order = np.argsort(-row)
-    return next(LABELS[k] for k in order if LABELS[k] not in excluded)
+    """The likeliest label but the excluded ones, the teaser roles pooled as in _likeliest_labels."""
+    scores = {label: float(row[_INDEX[label]]) for label in LABELS if label not in excluded}
+    teaser = [label for label in (TEASER_HEADLINE, TEASER_BLURB) if label in scores]
+    rest = [label for label in scores if label not in teaser]
+    if teaser and (not rest or sum(map(scores.get, teaser)) > max(map(scores.get, rest))):
+        return max(teaser, key=scores.get)
+    return max(rest, key=scores.get)
 
 
 def _reorder(proba: np.ndarray, classes: list[str]) -> np.ndarray:

@@ -138,3 +138,10 @@ def test_a_block_split_between_headline_and_blurb_is_still_a_teaser():
         {"other": 0.4, "teaser_headline": 0.35, "teaser_blurb": 0.2}]
     labels, _ = coherent_labels(_proba(rows), list(LABELS))
     assert labels[-1] == "teaser_headline"
+
+
+def test_a_body_like_block_outside_the_region_falls_back_to_teaser_when_the_roles_together_win():
+    rows = [{"title": 0.9}] + [{"body": 0.95}] * 4 + [{"other": 0.9}] * 3 + [
+        {"body": 0.5, "other": 0.2, "teaser_headline": 0.15, "teaser_blurb": 0.15}]
+    labels, _ = coherent_labels(_proba(rows), list(LABELS))
+    assert labels[-1] == "teaser_headline"
