@@ -17,11 +17,10 @@ The region then grows by a long paragraph right at its edge that the classifier 
 is body or a blurb (``EXTEND_MIN``; a lead reads like a blurb), and, on HTML, along its own
 container: by adjacent blocks in the same element path and class words as its edge block that
 the classifier does not rule out (``CONTAINER_MIN``; a tour-date list closing the article, a
-standfirst above its first paragraph). Inside the region a blurb with no
-teaser right above it is body (it has no headline to follow). When no region clears the bar but one
-block is surely the title, the body is looked for below the title at a lower bar, blurbs counting
-as body (a short post, or an article after a long menu, is still an article). A page with no body
-is an index page.
+standfirst above its first paragraph). Inside the region a blurb with no teaser right above it is
+body (it has no headline to follow). When no region clears the bar but one block is surely the
+title, the body is looked for below the title at a lower bar, blurbs counting as body (a short
+post, or an article after a long menu, is still an article). A page with no body is an index page.
 """
 from __future__ import annotations
 
