@@ -24,7 +24,8 @@ HTML is decoded once per page (``segmenter.page.decode_bytes``: BOM, meta charse
 and every HTML system gets the same string; pages/s counts only the system's own call, one page at
 a time, in CPU seconds of this process (``time.process_time``), after one untimed warm-up call
 (model loading and lazy imports are start-up costs, not per-page ones), so that other jobs on a shared
-machine disturb it less than wall time would. A system that raises on a page gets an empty body
+machine disturb it less than wall time would; each page is timed three times and its fastest time
+counts (``--repeat``), for every system alike. A system that raises on a page gets an empty body
 for it (counted in ``errors``); ``NotImplementedError`` on the first page marks the system "not
 available".
 
@@ -252,8 +253,13 @@ SYSTEMS: tuple[tuple[str, str, Extractor], ...] = (
 )
 
 
-def run_system(name: str, extract: Extractor, pages: list[EvalPage], scorer: ModuleType) -> SystemResult:
-    """Extract every page's body with one system, time it, score it against the truth."""
+def run_system(name: str, extract: Extractor, pages: list[EvalPage], scorer: ModuleType,
+               repeats: int = 1) -> SystemResult:
+    """Extract every page's body with one system, time it, score it against the truth.
+
+    With ``repeats`` > 1 every page is extracted that many times and its fastest time counts (as
+    ``timeit`` does: a shared machine's noise only ever adds time); the scores are the first pass's.
+    """
     result = SystemResult(name, pages[0].corpus if pages else "")
     pairs = []
     if pages:  # warm-up, untimed: loading a model or a lazy import is not a per-page cost
@@ -267,17 +273,24 @@ def run_system(name: str, extract: Extractor, pages: list[EvalPage], scorer: Mod
     gc.collect()
     gc.freeze()
     for index, page in enumerate(pages):
-        started = time.process_time()
-        try:
-            body = extract(page)
-        except NotImplementedError as error:
-            if index == 0:
-                result.note = f"not available: {error}"
-                return result
-            body, result.errors = "", result.errors + 1
-        except Exception:  # a baseline failing on one page must not end the run
-            body, result.errors = "", result.errors + 1
-        result.seconds += time.process_time() - started
+        fastest = float("inf")
+        for attempt in range(max(repeats, 1)):
+            started = time.process_time()
+            try:
+                output = extract(page)
+            except NotImplementedError as error:
+                if index == 0:
+                    result.note = f"not available: {error}"
+                    return result
+                output, failed = "", True
+            except Exception:  # a baseline failing on one page must not end the run
+                output, failed = "", True
+            else:
+                failed = False
+            fastest = min(fastest, time.process_time() - started)
+            if attempt == 0:
+                body, result.errors = output, result.errors + failed
+        result.seconds += fastest
         pairs.append((page.truth, body))
     scores = scorer.segmentation_scores(pairs)
     result.precision, result.recall, result.f1 = scores["precision"], scores["recall"], scores["f1"]
@@ -416,6 +429,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--shared", type=Path, default=DEFAULT_SHARED, help="the shared/ folder")
     parser.add_argument("--split", type=Path, default=DEFAULT_SPLIT, help="train/eval split JSON")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument("--repeat", type=int, default=3, metavar="N",
+                        help="time each page N times and count its fastest (default 3; 1 = one pass)")
     return parser.parse_args(argv)
 
 
@@ -430,7 +445,7 @@ def main(argv: list[str] | None = None) -> int:
         pages = load_pages(args.shared, corpus, eval_ids(split, corpus), limit)
         for name, group, extract in SYSTEMS:
             if group in groups:
-                results.append(run_system(name, extract, pages, scorer))
+                results.append(run_system(name, extract, pages, scorer, args.repeat))
                 results[-1].corpus = corpus
     teasers = teaser_scores(args.shared, eval_ids(split, "scrapinghub"), limit) if "text" in groups else None
     held_out = "held-out pages (data/split.json)" if split else "ALL pages (no split file)"
