@@ -69,11 +69,12 @@ class PageBlocks:
 def text_blocks(text: str) -> list[Block]:
     """Split plain text into line blocks, skipping blank lines (see ``BLANK``), keeping exact offsets."""
     blocks: list[Block] = []
+    # Stripping the zero-width characters too costs more than a plain strip(), which removes all
+    # the rest of BLANK: only a page that holds one (checked once, a fast scan) pays for it.
+    blank = BLANK if any(char in text for char in ZERO_WIDTH) else None
     pos = 0  # where the line starts in ``text``
     for line in text.splitlines(keepends=True):
-        stripped = line.strip()
-        if stripped and (stripped[0] in ZERO_WIDTH or stripped[-1] in ZERO_WIDTH):
-            stripped = stripped.strip(BLANK)  # rare: the plain strip() is the cheap common case
+        stripped = line.strip(blank)
         if stripped:
             start = pos + line.find(stripped[0])  # only blank characters come before it
             if len(stripped) <= MAX_BLOCK_CHARS:
