@@ -92,19 +92,20 @@ def coherent_labels(proba: np.ndarray, classes: list[str], texts: list[str] | No
         start, end = _extend_region(body_or_lead, texts, start, end)
     if containers is not None and end > start:
         start, end = _extend_in_container(body_or_lead, containers, labels, start, end)
+    p_body = p[:, _INDEX[BODY]].tolist()  # (Python floats: a block at a time, numpy scalars cost 3x)
     for i in range(n):
         inside = start <= i < end
         # Inside the region, a "blurb" with no teaser right above it has no headline to follow:
         # it is a paragraph of the article (its lead, when right under the title).
         orphan_blurb = labels[i] == TEASER_BLURB and (i == 0 or labels[i - 1] not in (TEASER_HEADLINE, TEASER_BLURB))
-        if inside and labels[i] != TITLE and (p[i, _INDEX[BODY]] >= GAP_BODY_MIN or orphan_blurb):
+        if inside and labels[i] != TITLE and (p_body[i] >= GAP_BODY_MIN or orphan_blurb):
             labels[i] = BODY
         elif labels[i] == BODY:
             labels[i] = _best_except(p[i], (BODY,))
     _one_title(p, labels, last=end if end > start else n, region=range(start, end))
     _attach_blurbs(p, labels)
     paired = _pair_teasers(labels, texts) if texts is not None else set()
-    confidence = np.array([p[i, _INDEX[label]] for i, label in enumerate(labels)])
+    confidence = p[np.arange(n), [_INDEX[label] for label in labels]]
     for i in paired:  # the classifier found a teaser; the pairing only decided its role
         confidence[i] = p[i, _INDEX[TEASER_HEADLINE]] + p[i, _INDEX[TEASER_BLURB]]
     return labels, confidence
@@ -167,9 +168,9 @@ def _extend_in_container(body_or_lead: np.ndarray, containers: list[Hashable], l
 
 
 def _one_title(p: np.ndarray, labels: list[str], last: int, region: range) -> None:
-    title_p = p[:, _INDEX[TITLE]]
+    title_p = p[:, _INDEX[TITLE]].tolist()
     candidates = [i for i in range(min(last, len(labels))) if labels[i] in (TITLE, OTHER, TEASER_HEADLINE)]
-    best = max(candidates, key=lambda i: title_p[i], default=None)
+    best = max(candidates, key=title_p.__getitem__, default=None)
     for i, label in enumerate(labels):
         if label == TITLE and i != best:
             # A runner-up inside the body region is a subheading (or a paragraph restating the
