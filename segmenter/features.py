@@ -371,7 +371,9 @@ class PageTokens:
     @classmethod
     def from_texts(cls, texts: list[str], text: JoinedText | None = None) -> PageTokens:
         """The ``tokens()`` of each text (see ``page_tokens``)."""
-        return cls.from_flat(*page_tokens(texts, text))
+        text = JoinedText.of(texts) if text is None else text
+        # (lower-casing makes no CJK character and unmakes none, as for page_tokens)
+        return cls.from_flat(*page_tokens(texts, text), may_hold_cjk=bool((text.classes & CJK).any()))
 
     @classmethod
     def from_tokens(cls, page_tokens: list[list[str]]) -> PageTokens:
@@ -380,8 +382,9 @@ class PageTokens:
         return cls.from_flat([t for toks in page_tokens for t in toks], counts)
 
     @classmethod
-    def from_flat(cls, flat: list[str], counts: np.ndarray) -> PageTokens:
-        """From all tokens of the page in block order, ``counts[i]`` of them in block ``i``."""
+    def from_flat(cls, flat: list[str], counts: np.ndarray, may_hold_cjk: bool = True) -> PageTokens:
+        """From all tokens of the page in block order, ``counts[i]`` of them in block ``i``.
+        ``may_hold_cjk=False`` says that no token holds a CJK character (see ``content_pairs``)."""
         # ids by first occurrence, as a running dict would give them, with the loops in C: one pass
         # finds where each token first occurs (setdefault keeps the first position), and the ids
         # number those positions in order.
@@ -396,7 +399,7 @@ class PageTokens:
         pair_block, pair_token = np.divmod(keys, size)
         vocabulary = list(first)
         return cls(vocabulary, first, counts, token_ids, pair_block, pair_token,
-                   content_pairs(vocabulary, pair_block, pair_token, n))
+                   content_pairs(vocabulary, pair_block, pair_token, n, may_hold_cjk))
 
     @property
     def n_blocks(self) -> int:
@@ -440,15 +443,17 @@ def _unique_counts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return values[first], bounds[1:] - bounds[:-1]
 
 
-def content_pairs(vocabulary: list[str], pair_block: np.ndarray, pair_token: np.ndarray, n_blocks: int) -> np.ndarray:
+def content_pairs(vocabulary: list[str], pair_block: np.ndarray, pair_token: np.ndarray, n_blocks: int,
+                  may_hold_cjk: bool = True) -> np.ndarray:
     """Which (block, token) pairs hold a content token: at least ``CONTENT_TOKEN_CHARS`` characters
     (CJK characters always count) and not in more than ``COMMON_TOKEN_SHARE`` of the page's blocks
-    (function words, the site's name)."""
+    (function words, the site's name). ``may_hold_cjk=False``: no token holds a CJK character, so
+    none is looked for (the search costs as much as the rest of this function)."""
     if not vocabulary:
         return np.zeros(0, dtype=bool)
     long_enough = np.fromiter(map(len, vocabulary), dtype=np.int64, count=len(vocabulary)) >= CONTENT_TOKEN_CHARS
     short = (~long_enough).nonzero()[0]
-    if _CJK.search("".join(vocabulary)):  # one search; a CJK page checks each short token
+    if may_hold_cjk and _CJK.search("".join(vocabulary)):  # one search; a CJK page checks each short token
         long_enough[short] = [bool(_CJK.match(vocabulary[i])) for i in short]
     candidate = long_enough[pair_token]
     blocks_with = np.bincount(pair_token[candidate], minlength=len(vocabulary))
