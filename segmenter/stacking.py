@@ -57,16 +57,20 @@ def context_columns(proba: np.ndarray, chars: np.ndarray, classes: list[str]) ->
     reach = max(map(abs, CONTEXT_OFFSETS))
     padded = np.zeros((n + 2 * reach, k))
     padded[reach:reach + n] = proba
-    # Each block's neighbours at every offset in one gather: (blocks, offsets, classes).
-    neighbours = padded[index[:, None] + (reach + np.array(CONTEXT_OFFSETS))]
-    out = [proba, neighbours.reshape(n, -1)]
+    # Each block's neighbours at an offset: a slice of the zero-padded probabilities (slices that
+    # hstack copies once cost half of a gather of all offsets at once).
+    out = [proba, *(padded[reach + offset:reach + offset + n] for offset in CONTEXT_OFFSETS)]
     # Length-weighted means of body and teaser probability over each block's window of ``radius``
-    # blocks each side, from the running sums of body mass, teaser mass and weight.
-    running = np.zeros((n + 1, 3))
-    np.cumsum(np.column_stack([body * weight, teaser * weight, weight]), axis=0, out=running[1:])
-    radii = np.array(CONTEXT_RADII)
-    window = running[np.minimum(index[:, None] + radii + 1, n)] - running[np.maximum(index[:, None] - radii, 0)]
-    out.append((window[..., :2] / window[..., 2:]).reshape(n, -1))  # per radius: body, teaser
+    # blocks each side, from the running sums of body mass, teaser mass and weight: row ``pad + i``
+    # sums the blocks before block i, and the padding rows repeat the sums of none and of all, so
+    # that a window clipped at the page's edges is still the difference of two slices.
+    pad = max(CONTEXT_RADII)
+    running = np.zeros((pad + n + 1 + pad, 3))
+    np.cumsum(np.column_stack([body * weight, teaser * weight, weight]), axis=0, out=running[pad + 1:pad + n + 1])
+    running[pad + n + 1:] = running[pad + n]
+    for radius in CONTEXT_RADII:
+        window = running[pad + radius + 1:pad + radius + 1 + n] - running[pad - radius:pad - radius + n]
+        out.append(window[:, :2] / window[:, 2:])  # body, teaser
 
     start, end = body_region(body, weight)  # the likeliest body region, as the sequence step finds it
     if end > start:
@@ -74,7 +78,7 @@ def context_columns(proba: np.ndarray, chars: np.ndarray, classes: list[str]) ->
     else:
         to_region = np.full(n, NO_REGION)
     best_title = int(np.argmax(title))
-    body_mass = running[1:, 0]
+    body_mass = running[pad + 1:pad + n + 1, 0]
     page_wide = np.empty((n, 8))  # (constants broadcast down their column)
     page_wide[:, 0] = _signed_log(to_region)
     page_wide[:, 1] = to_region == 0
