@@ -614,6 +614,13 @@ def _log_distance(distance: np.ndarray) -> np.ndarray:
     return np.log1p(np.minimum(np.maximum(distance, 0), MAX_DISTANCE))
 
 
+def html_only_column(name: str) -> bool:
+    """Whether only a page with HTML signals or a title hint has the column (``_structure_columns``,
+    the neighbours' ``link_density``, ``in_title_hint``): on a plain-text page it reads 0."""
+    return (name in ("is_html", "link_density", "depth", "in_title_hint") or name.startswith(("tag=", "hint="))
+            or name.endswith("_link_density"))
+
+
 def _structure_columns(blocks: list[Block]) -> Columns:
     """HTML signals; plain-text blocks have none. Tag and hint words become one-hot columns."""
     if blocks[0].tag is None:

@@ -14,14 +14,16 @@ we list as trusted, never arbitrary pickled code.
 Predicting one page (about 125 rows) through scikit-learn costs one call per tree, each walking
 the rows one at a time; ``predict_proba`` below instead packs the fitted trees into flat arrays
 (``PackedForest``, built once per fitted classifier) and walks every (tree, row) pair at once
-with numpy, for the same probabilities bit for bit. The Pipeline itself is unchanged.
+with numpy, for the same probabilities bit for bit. On a plain-text page, where every column of
+HTML signals is 0, the walk skips the nodes that test one (packed once more without them). The
+Pipeline itself is unchanged.
 """
 from __future__ import annotations
 
 import json
 import weakref
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from importlib import resources
 from pathlib import Path
 
@@ -30,7 +32,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.pipeline import Pipeline
 from threadpoolctl import ThreadpoolController
 
-from segmenter.features import BlockFeaturizer, ColumnVectorizer
+from segmenter.features import BlockFeaturizer, ColumnVectorizer, html_only_column
 from segmenter.stacking import LEADING_COLUMNS, TwoPassClassifier
 
 MODEL_FILE = "model.skops"
@@ -123,14 +125,17 @@ def predict_proba(pipeline: Pipeline, X) -> np.ndarray:  # noqa: N803 (scikit-le
         if step is not None and step != "passthrough":
             X = step.transform(X)  # noqa: N806
     X = np.asarray(X, dtype=np.float64)  # noqa: N806 (as scikit-learn's validation does; any memory layout)
+    # (the second pass's input starts with X's columns: a column 0 in X is 0 there too)
+    proba = partial(trees_predict_proba, zero_columns=_zero_html_columns(transforms, X))
     if isinstance(classifier, TwoPassClassifier):
-        return classifier.two_pass_proba(X, trees_predict_proba)
-    return trees_predict_proba(classifier, X)
+        return classifier.two_pass_proba(X, proba)
+    return proba(classifier, X)
 
 
-def trees_predict_proba(classifier, X: np.ndarray) -> np.ndarray:  # noqa: N803
-    """``classifier.predict_proba(X)`` through its packed trees when it has them."""
-    forest = packed_forest(classifier)
+def trees_predict_proba(classifier, X: np.ndarray, zero_columns: tuple[int, ...] = ()) -> np.ndarray:  # noqa: N803
+    """``classifier.predict_proba(X)`` through its packed trees when it has them. ``zero_columns``:
+    columns the caller knows to be 0 in every row of X (the trees skip the nodes that test them)."""
+    forest = packed_forest(classifier, zero_columns)
     if forest is None or X.ndim != 2 or X.shape[1] != forest.n_features or np.isnan(X).any():
         with _one_openmp_thread():
             return classifier.predict_proba(X)
@@ -144,29 +149,56 @@ def _one_openmp_thread():
     return _thread_pools().limit(limits=1, user_api="openmp")
 
 
+# Per ColumnVectorizer: (its feature names, the columns of HTML signals among them as a tuple and as
+# an index array), weakly keyed.
+_HTML_COLUMNS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _zero_html_columns(transforms: list, X: np.ndarray) -> tuple[int, ...]:  # noqa: N803
+    """The columns of HTML signals (``features.html_only_column``) if every one of them is 0 in X, as on
+    plain-text pages, else none. On a plain-text page 15% of the nodes the trees visit test one of
+    them, and need not be walked (see ``PackedForest.from_classifier``)."""
+    vectorizer = next((step for _, step in transforms if isinstance(step, ColumnVectorizer)), None)
+    if vectorizer is None or not hasattr(vectorizer, "feature_names_"):
+        return ()
+    cached = _HTML_COLUMNS.get(vectorizer)
+    if cached is None or cached[0] is not vectorizer.feature_names_:  # (a refit makes a new list)
+        names = vectorizer.feature_names_
+        columns = tuple(j for j, name in enumerate(names) if html_only_column(name))
+        cached = (names, columns, np.array(columns, dtype=np.intp))
+        _HTML_COLUMNS[vectorizer] = cached
+    _, columns, index = cached
+    # (X.T: the columns are its rows, contiguous in the Fortran-ordered matrix ColumnVectorizer makes)
+    return columns if columns and X.ndim == 2 and not X.T.take(index, axis=0).any() else ()
+
+
 @lru_cache(maxsize=1)
 def _thread_pools() -> ThreadpoolController:
     """Inspecting the loaded thread pools costs milliseconds: do it once per process."""
     return ThreadpoolController()
 
 
-# Packing per fitted classifier: (its predictor list, its tree count, the packing or None). Weak
-# keys, so a discarded model takes its packing along; a refit replaces or extends the predictor
-# list, and is then packed again.
+# Packings per fitted classifier: (its predictor list, its tree count, {zero columns: the packing or
+# None}). Weak keys, so a discarded model takes its packings along; a refit replaces or extends the
+# predictor list, and is then packed again.
 _PACKED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def packed_forest(classifier) -> PackedForest | None:
-    """The classifier's trees, packed once per fit; None if it is not a packable fitted HGB."""
+def packed_forest(classifier, zero_columns: tuple[int, ...] = ()) -> PackedForest | None:
+    """The classifier's trees, packed once per fit (and per ``zero_columns``, the columns known to
+    be 0, whose tests are skipped); None if it is not a packable fitted HGB."""
     if not isinstance(classifier, HistGradientBoostingClassifier) or not hasattr(classifier, "_predictors"):
         return None
     predictors = classifier._predictors
     trees = sum(map(len, predictors))
     cached = _PACKED.get(classifier)
     if cached is None or cached[0] is not predictors or cached[1] != trees:
-        cached = (predictors, trees, PackedForest.from_classifier(classifier))
+        cached = (predictors, trees, {})
         _PACKED[classifier] = cached
-    return cached[2]
+    packings = cached[2]
+    if zero_columns not in packings:
+        packings[zero_columns] = PackedForest.from_classifier(classifier, zero_columns)
+    return packings[zero_columns]
 
 
 # The (tree, row) pairs that reached a leaf are dropped from the walk each time the share of
@@ -201,8 +233,10 @@ class PackedForest:
     drop_after: tuple[int, ...]  # levels after which pairs at a leaf are dropped (see DROP_SHARE)
 
     @classmethod
-    def from_classifier(cls, classifier: HistGradientBoostingClassifier) -> PackedForest | None:
-        """Pack the fitted trees; None if there are none or any split is categorical."""
+    def from_classifier(cls, classifier: HistGradientBoostingClassifier,
+                        zero_columns: tuple[int, ...] = ()) -> PackedForest | None:
+        """Pack the fitted trees; None if there are none or any split is categorical. The packing
+        is for rows whose ``zero_columns`` are 0: a node testing one of them is skipped."""
         nodes = [predictor.nodes for iteration in classifier._predictors for predictor in iteration]
         if not nodes or classifier._preprocessor is not None or any(n["is_categorical"].any() for n in nodes):
             return None
@@ -214,17 +248,27 @@ class PackedForest:
         index = np.arange(len(flat), dtype=np.intp)
         left = np.where(leaf, index, flat["left"].astype(np.intp) + tree_start)
         right = np.where(leaf, index, flat["right"].astype(np.intp) + tree_start)
+        # A node testing a column that is 0 sends every row to the child 0 goes to: whatever leads to
+        # the node (its parent, or its tree's root) leads to that child instead, or to the child's
+        # own such child, and so on (followed by pointer jumping). The skipped nodes stay unreached.
+        skipped = ~leaf & np.isin(flat["feature_idx"], zero_columns)
+        target = np.where(skipped, np.where(0.0 > flat["num_threshold"], right, left), index)
+        while skipped[target].any():
+            target = target[target]
+        left, right, roots = target[left], target[right], target[first]
+        depth = _depths(roots, left, right, leaf)
+        reached_leaf = leaf & (depth >= 0)
         return cls(
             per_iteration=classifier.n_trees_per_iteration_,
             n_features=classifier.n_features_in_,
-            roots=2 * first,
+            roots=2 * roots,
             feature=np.repeat(np.where(leaf, 0, flat["feature_idx"]).astype(np.intp), 2),
             threshold=np.repeat(np.where(leaf, np.inf, flat["num_threshold"]), 2),
             child=2 * np.stack([left, right], axis=1).ravel(),
             is_inner=np.repeat(~leaf, 2),
             value=np.repeat(flat["value"], 2),
             baseline=np.array(classifier._baseline_prediction, dtype=np.float64),
-            drop_after=drop_levels(flat["depth"][leaf], flat["count"][leaf]),
+            drop_after=drop_levels(depth[reached_leaf], flat["count"][reached_leaf]),
         )
 
     def raw_predict(self, X: np.ndarray) -> np.ndarray:  # noqa: N803
@@ -261,6 +305,17 @@ class PackedForest:
         summands[0] = self.baseline.T
         summands[1:] = self.value.take(final).reshape(len(summands) - 1, self.per_iteration, n)
         return summands.sum(axis=0).T
+
+
+def _depths(roots: np.ndarray, left: np.ndarray, right: np.ndarray, leaf: np.ndarray) -> np.ndarray:
+    """Each node's depth below its tree's root, following ``left`` and ``right``; -1 if unreached."""
+    depth = np.full(len(leaf), -1)
+    level, nodes = 0, roots
+    while len(nodes):
+        depth[nodes] = level
+        inner = nodes[~leaf[nodes]]
+        level, nodes = level + 1, np.concatenate((left[inner], right[inner]))
+    return depth
 
 
 def drop_levels(leaf_depth: np.ndarray, leaf_rows: np.ndarray) -> tuple[int, ...]:

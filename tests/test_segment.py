@@ -14,7 +14,7 @@ from sklearn.pipeline import Pipeline
 import segmenter
 from segmenter.article import LABELS
 from segmenter.engine import MAX_CLASSIFIED_BLOCKS, page_blocks
-from segmenter.model import packed_forest, shipped_model
+from segmenter.model import PackedForest, _zero_html_columns, packed_forest, shipped_model, trees_predict_proba
 from segmenter.model import predict_proba as model_predict_proba
 from segmenter.page import Page
 
@@ -209,6 +209,32 @@ def test_packed_trees_follow_a_retrained_classifier(n_classes):
     X2, y2 = _random_problem(n_classes, seed=1)
     pipeline.set_params(classifier__max_iter=8).fit(X2, y2)
     assert model_predict_proba(pipeline, X).tobytes() == pipeline.predict_proba(X).tobytes()
+
+
+def test_packed_trees_skip_the_tests_of_columns_known_to_be_zero():
+    X, y = _random_problem(3)
+    classifier = HistGradientBoostingClassifier(max_iter=5, max_leaf_nodes=15, random_state=0).fit(X, y)
+    X[:, [1, 3]] = 0.0  # trained with values there, predicted without
+    full, skipping = packed_forest(classifier), packed_forest(classifier, (1, 3))
+    assert max(skipping.drop_after) < max(full.drop_after)  # the walk got shallower
+    assert trees_predict_proba(classifier, X, (1, 3)).tobytes() == classifier.predict_proba(X).tobytes()
+    # a tree whose root tests a zero column starts at the child 0 goes to
+    stump = HistGradientBoostingClassifier(max_iter=1, max_depth=1, random_state=0).fit(X[:, :2] + [0, 1], y)
+    assert PackedForest.from_classifier(stump, (0, 1)).drop_after == ()
+    assert trees_predict_proba(stump, X[:, :2] * 0, (0, 1)).tobytes() == stump.predict_proba(X[:, :2] * 0).tobytes()
+
+
+def test_html_signal_columns_are_skipped_on_text_pages_only():
+    model = shipped_model()
+    transforms = model.steps[:-1]
+
+    def matrix(page, kind):
+        return model[:-1].transform([page_blocks(Page.from_input(page, kind))])
+
+    on_text = _zero_html_columns(transforms, matrix(EXAMPLE, "text"))
+    names = model.named_steps["vectorizer"].feature_names_
+    assert {names[j] for j in on_text} >= {"is_html", "link_density", "n-1_link_density", "in_title_hint"}
+    assert _zero_html_columns(transforms, matrix(_html_fixture("readability-ars-1.html.gz"), "html")) == ()
 
 
 def test_packed_trees_leave_missing_values_and_categories_to_scikit_learn():
