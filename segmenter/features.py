@@ -475,8 +475,9 @@ def headline_support(page: PageTokens) -> np.ndarray:
     by_token = (token[long_pairs] * n + block[long_pairs]).argsort()  # by token, then block
     long_block, long_token = block[long_pairs][by_token], token[long_pairs][by_token]
     # Join the head pairs with the long pairs on the token: one row per (head, long block, token).
-    first = long_token.searchsorted(head_token, side="left")
-    count = long_token.searchsorted(head_token, side="right") - first
+    # A token's long pairs are a run of the sorted ones: its count, from where the counts before end.
+    per_token = np.bincount(long_token, minlength=max(len(page.vocabulary), 1))
+    first, count = (per_token.cumsum() - per_token)[head_token], per_token[head_token]
     rows = np.arange(len(head_block)).repeat(count)
     offsets = np.arange(count.sum()) - (count.cumsum() - count).repeat(count)
     heads, longs = head_block[rows], long_block[first.repeat(count) + offsets]
