@@ -135,12 +135,17 @@ def test_short_and_empty_documents_found_their_own_stories(db):
         assert index.storage.check() == []
 
 
+# Worker processes come from a fork server, not a fork of this process: by the time these tests run,
+# the test process has threads (the API tests' servers, OpenMP pools), and a forked child can
+# inherit a lock one of them held and hang.
+PROCESSES = multiprocessing.get_context("forkserver")
+
+
 def _run_together(target, arg_tuples: list[tuple]) -> None:
-    """Start one forked process per argument tuple, released at once by a barrier (passed as the
-    last argument); each must exit cleanly within 60 s."""
-    context = multiprocessing.get_context("fork")
-    start = context.Barrier(len(arg_tuples))
-    workers = [context.Process(target=target, args=(*args, start)) for args in arg_tuples]
+    """Start one process per argument tuple, released at once by a barrier (passed as the last
+    argument); each must exit cleanly within 60 s."""
+    start = PROCESSES.Barrier(len(arg_tuples))
+    workers = [PROCESSES.Process(target=target, args=(*args, start)) for args in arg_tuples]
     for worker in workers:
         worker.start()
     for worker in workers:
@@ -196,8 +201,7 @@ def _crash_mid_transaction(path: str, text: str) -> None:
 def test_a_crash_mid_write_leaves_the_store_consistent(db, stories):
     with StoryIndex.open(db) as index:
         index.add(Document("kept", stories[0]["text"]))
-    process = multiprocessing.get_context("fork").Process(target=_crash_mid_transaction,
-                                                          args=(db, stories[1]["text"]))
+    process = PROCESSES.Process(target=_crash_mid_transaction, args=(db, stories[1]["text"]))
     process.start()
     process.join(30)
     assert process.exitcode == 3
@@ -216,8 +220,7 @@ def _endless_writer(path: str, text: str) -> None:
 def test_a_killed_writer_leaves_whole_documents_only(db, stories):
     with StoryIndex.open(db):
         pass
-    process = multiprocessing.get_context("fork").Process(target=_endless_writer,
-                                                          args=(db, stories[4]["text"]))
+    process = PROCESSES.Process(target=_endless_writer, args=(db, stories[4]["text"]))
     process.start()
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
