@@ -15,7 +15,7 @@ from segmenter.article import OTHER, LabeledBlock, Segmentation, build_article
 from segmenter.blocks import PageBlocks, text_blocks
 from segmenter.model import predict_proba, shipped_model
 from segmenter.page import HTML, Page
-from segmenter.sequence import coherent_labels, container_of
+from segmenter.sequence import coherent_labels, container_of, is_caption
 
 
 def page_blocks(page: Page) -> PageBlocks:
@@ -40,8 +40,10 @@ def segment_blocks(blocks: PageBlocks, model: Pipeline | None = None) -> Segment
     model = model or shipped_model()
     head = blocks.blocks[:MAX_CLASSIFIED_BLOCKS]
     proba = predict_proba(model, [PageBlocks(head, blocks.title_hint)])
-    containers = [container_of(b) for b in head] if head[0].tag_path is not None else None
-    labels, confidence = coherent_labels(proba, list(model.classes_), [b.text for b in head], containers)
+    html = head[0].tag_path is not None
+    containers = [container_of(b) for b in head] if html else None
+    captions = [is_caption(b) for b in head] if html else None
+    labels, confidence = coherent_labels(proba, list(model.classes_), [b.text for b in head], containers, captions)
     # tolist(): Python floats in one call, not one float() per numpy scalar
     labeled = [LabeledBlock(b.text, label, c, b.start, b.end)
                for b, label, c in zip(head, labels, np.asarray(confidence, dtype=float).tolist(), strict=True)]

@@ -13,6 +13,7 @@ import pytest
 
 from segmenter.blocks import MAX_BLOCK_CHARS, Block
 from segmenter.html import MAX_HINT_WORDS, MAX_PATH_TAGS, html_blocks, html_title
+from segmenter.sequence import is_caption
 
 FIXTURES = Path(__file__).parent / "fixtures"
 _TAG = re.compile(r"<[^>]*>")
@@ -334,3 +335,14 @@ def test_a_page_that_libxml2_keeps_inside_head_still_has_its_blocks():
     texts = [b.text for b in html_blocks(html)]
     assert "The story text is here, a full paragraph of it." in texts
     assert "T" not in texts
+
+
+def test_photo_captions_are_known_by_their_markup():
+    page = ("<html><body><div class='article-body'><p>The council met on Monday and agreed a plan.</p>"
+            "<figure><img src='a.jpg'><figcaption>The harbour at dawn. Photo: A. Smith</figcaption></figure>"
+            "<div class='wp-caption'><img src='b.jpg'><p class='wp-caption-text'>The old pier</p></div>"
+            "<p>It will cost ten million and take two years to build.</p></div></body></html>")
+    captions = {b.text: is_caption(b) for b in html_blocks(page)}
+    assert captions == {"The council met on Monday and agreed a plan.": False,
+                        "The harbour at dawn. Photo: A. Smith": True, "The old pier": True,
+                        "It will cost ten million and take two years to build.": False}

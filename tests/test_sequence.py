@@ -145,3 +145,12 @@ def test_a_body_like_block_outside_the_region_falls_back_to_teaser_when_the_role
         {"body": 0.5, "other": 0.2, "teaser_headline": 0.15, "teaser_blurb": 0.15}]
     labels, _ = coherent_labels(_proba(rows), list(LABELS))
     assert labels[-1] == "teaser_headline"
+
+
+def test_a_photo_caption_read_as_body_is_other_on_html_only():
+    rows = [{"title": 0.9}] + [{"body": 0.95}] * 2 + [{"body": 0.7}] + [{"body": 0.95}] * 2
+    captions = [False, False, False, True, False, False]
+    labels, confidence = coherent_labels(_proba(rows), list(LABELS), captions=captions)
+    assert labels == ["title", "body", "body", "other", "body", "body"]
+    assert confidence[3] == _proba(rows)[3][LABELS.index("other")]
+    assert coherent_labels(_proba(rows), list(LABELS))[0][3] == "body"  # plain text: no markup to tell
