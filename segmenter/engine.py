@@ -2,18 +2,17 @@
 
     Page (decoded, text or HTML)
       -> PageBlocks     text lines, or DOM blocks with structural signals (blocks.py, html.py)
-      -> probabilities  the trained Pipeline: features -> vectorizer -> classifier (model.py)
+      -> probabilities  the trained classifier: features -> vectorizer -> two passes of trees (model.py)
       -> labels         made coherent over the sequence (sequence.py)
       -> Segmentation   title, paragraphs, teasers, kind (article.py)
 """
 from __future__ import annotations
 
 import numpy as np
-from sklearn.pipeline import Pipeline
 
 from segmenter.article import OTHER, LabeledBlock, Segmentation, build_article
 from segmenter.blocks import PageBlocks, text_blocks
-from segmenter.model import predict_proba, shipped_model
+from segmenter.model import Model, predict_proba, shipped_model
 from segmenter.page import HTML, Page
 from segmenter.sequence import coherent_labels, container_of, is_caption
 
@@ -33,7 +32,7 @@ def page_blocks(page: Page) -> PageBlocks:
 MAX_CLASSIFIED_BLOCKS = 10_000
 
 
-def segment_blocks(blocks: PageBlocks, model: Pipeline | None = None) -> Segmentation:
+def segment_blocks(blocks: PageBlocks, model: Model | None = None) -> Segmentation:
     """Label a page's blocks and assemble the article. ``model`` defaults to the shipped one."""
     if not blocks.blocks:
         return build_article([])
@@ -52,7 +51,7 @@ def segment_blocks(blocks: PageBlocks, model: Pipeline | None = None) -> Segment
 
 
 def segment(page: str | bytes | Page, content_type: str | None = None,
-            model: Pipeline | None = None) -> Segmentation:
+            model: Model | None = None) -> Segmentation:
     """Segment a page dump: plain text or HTML, sniffed unless ``content_type`` says which.
 
     Returns the main article (title, paragraphs), the teasers (headline + blurb), the page kind

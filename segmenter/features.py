@@ -12,10 +12,11 @@ only over the few blocks that can hold a match), its tokens come from one ``str.
 token statistics (cohesion, the title's echo in the paragraphs) are set operations on integer
 arrays of (block, token) pairs.
 
-``BlockFeaturizer`` is a scikit-learn transformer: ``X`` is a list of pages (``PageBlocks`` or lists
-of ``Block``); it returns one column dict per page. ``ColumnVectorizer`` stacks those into the
-matrix the classifier reads, its rows the blocks of all pages in order (lining up with ``y`` from
-``training.py``), its columns the feature names seen in training.
+``featurize`` turns a list of pages (``PageBlocks`` or lists of ``Block``) into one column dict per
+page; ``vectorize`` stacks those into the matrix the classifier reads, its rows the blocks of all
+pages in order (lining up with ``y`` from ``training.py``), its columns the feature names seen in
+training. Both are plain functions: the scikit-learn transformers that wrap them for training
+(``BlockFeaturizer``, ``ColumnVectorizer``) live in ``estimators.py``, which inference never imports.
 """
 from __future__ import annotations
 
@@ -27,7 +28,6 @@ from importlib import resources
 from itertools import count, repeat
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin
 
 from segmenter.blocks import Block, PageBlocks
 
@@ -641,45 +641,26 @@ def _structure_columns(blocks: list[Block]) -> Columns:
     return cols
 
 
-class BlockFeaturizer(BaseEstimator, TransformerMixin):
-    """Pages (``PageBlocks``, or plain lists of Blocks) -> one column dict per page."""
-
-    def fit(self, X, y=None):  # noqa: N803 (scikit-learn's naming)
-        return self
-
-    def transform(self, X) -> list[Columns]:  # noqa: N803
-        return [page_features(page.blocks, page.title_hint) if isinstance(page, PageBlocks) else page_features(page)
-                for page in X]
+def featurize(pages: list) -> list[Columns]:
+    """One column dict per page (``PageBlocks``, or a plain list of Blocks)."""
+    return [page_features(page.blocks, page.title_hint) if isinstance(page, PageBlocks) else page_features(page)
+            for page in pages]
 
 
-class ColumnVectorizer(BaseEstimator, TransformerMixin):
-    """Column dicts (one per page) -> one dense matrix: a row per block, pages in order; a column per
-    feature name seen in ``fit``: the ``leading`` names first in their order, then the rest sorted.
-    A name missing from a page reads as 0 and a name unseen in ``fit`` is ignored (DictVectorizer's
-    conventions, at the cost of one copy per column)."""
+def vectorize(pages: list[Columns], vocabulary: dict[str, int]) -> np.ndarray:
+    """Column dicts (one per page) -> one dense matrix: a row per block, pages in order; column
+    ``vocabulary[name]`` for each feature name. A name missing from a page reads as 0 and a name not
+    in ``vocabulary`` is ignored (DictVectorizer's conventions, at the cost of one copy per column).
 
-    def __init__(self, leading: tuple[str, ...] = ()):
-        self.leading = leading
-
-    def fit(self, X, y=None):  # noqa: N803
-        rest = {name for page in X for name in page} - set(self.leading)
-        self.feature_names_ = [*self.leading, *sorted(rest)]
-        self.vocabulary_ = {name: j for j, name in enumerate(self.feature_names_)}
-        return self
-
-    def transform(self, X) -> np.ndarray:  # noqa: N803
-        """The matrix (blocks x features), laid out feature by feature (Fortran order): a column is
-        written in one contiguous copy, and the packed trees read it that way (``model.py``)."""
-        sizes = [len(next(iter(page.values()))) if page else 0 for page in X]
-        by_feature = np.zeros((len(self.feature_names_), sum(sizes)))
-        row = 0
-        for page, size in zip(X, sizes, strict=True):
-            for name, values in page.items():
-                j = self.vocabulary_.get(name)
-                if j is not None:
-                    by_feature[j, row:row + size] = values
-            row += size
-        return by_feature.T
-
-    def get_feature_names_out(self, input_features=None) -> np.ndarray:
-        return np.array(self.feature_names_, dtype=object)
+    The matrix is laid out feature by feature (Fortran order): a column is written in one contiguous
+    copy, and the packed trees read it that way (``model.py``)."""
+    sizes = [len(next(iter(page.values()))) if page else 0 for page in pages]
+    by_feature = np.zeros((len(vocabulary), sum(sizes)))
+    row = 0
+    for page, size in zip(pages, sizes, strict=True):
+        for name, values in page.items():
+            j = vocabulary.get(name)
+            if j is not None:
+                by_feature[j, row:row + size] = values
+        row += size
+    return by_feature.T

@@ -15,15 +15,15 @@ in training), so it learns how far to trust the first pass on pages that pass ha
 
 Page boundaries and block lengths come from two leading feature columns (``LEADING_COLUMNS``,
 placed first by ``ColumnVectorizer``): a page starts where its relative position is 0.
+
+This module is the pure part, shared by the compiled model (``model.py``) and the scikit-learn
+estimator that fits the two passes (``estimators.TwoPassClassifier``).
 """
 from __future__ import annotations
 
 from collections.abc import Callable
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, clone
-from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.model_selection import GroupKFold
 
 from segmenter.article import BODY, TEASER_BLURB, TEASER_HEADLINE, TITLE
 from segmenter.sequence import body_region, region_weights
@@ -33,7 +33,7 @@ CONTEXT_OFFSETS = (-3, -2, -1, 1, 2, 3)
 CONTEXT_RADII = (3, 10)
 NO_REGION = 999.0  # distance to a region the page does not have
 
-Proba = Callable[[BaseEstimator, np.ndarray], np.ndarray]
+Proba = Callable[[np.ndarray], np.ndarray]  # a classifier's probabilities (rows x classes) of a matrix
 
 
 def page_slices(X: np.ndarray) -> list[slice]:  # noqa: N803 (scikit-learn's naming)
@@ -96,74 +96,24 @@ def _signed_log(values: np.ndarray) -> np.ndarray:
     return np.sign(values) * np.log1p(np.abs(values))
 
 
-def _sklearn_proba(estimator: BaseEstimator, X: np.ndarray) -> np.ndarray:  # noqa: N803
-    return estimator.predict_proba(X)
+def second_input(X: np.ndarray, first: np.ndarray, classes: list[str]) -> np.ndarray:  # noqa: N803
+    """The second pass's matrix: X's columns, then each page's context columns from the first pass's
+    probabilities ``first`` (rows x classes)."""
+    chars = np.expm1(X[:, 1])
+    context = np.vstack([context_columns(first[page], chars[page], classes) for page in page_slices(X)])
+    # Feature by feature (Fortran order), as ``features.vectorize`` lays out X: the packed trees read
+    # it without a copy, and X's columns are copied in one piece.
+    return np.vstack([X.T, context.T]).T
 
 
-class TwoPassClassifier(ClassifierMixin, BaseEstimator):
-    """A block classifier and a second one over its guesses in page context (see module docstring).
-
-    ``first`` and ``second`` are unfitted classifiers (scikit-learn's default gradient-boosted trees if
-    None; ``model.make_pipeline`` sets the shipped ones); ``n_folds``
-    folds give the out-of-fold first-pass probabilities the second pass is trained on. The result
-    is ``first_weight`` of the first pass's probabilities and the rest of the second's: the second
-    pass sharpens, but on its own it can overrule a first pass that was right and sure.
-    """
-
-    def __init__(self, first: BaseEstimator | None = None, second: BaseEstimator | None = None,
-                 n_folds: int = 4, first_weight: float = 0.0):
-        self.first = first
-        self.second = second
-        self.n_folds = n_folds
-        self.first_weight = first_weight
-
-    def fit(self, X, y, sample_weight=None, groups=None):  # noqa: N803
-        """``groups`` (one per row, e.g. the page's site) keep a group's rows in one fold; by
-        default each page is its own group."""
-        X = np.asarray(X, dtype=np.float64)  # noqa: N806
-        y = np.asarray(y)
-        weight = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
-        pages = page_slices(X)
-        if groups is None:
-            groups = np.repeat(np.arange(len(pages)), [s.stop - s.start for s in pages])
-        first = self.first if self.first is not None else HistGradientBoostingClassifier()
-        second = self.second if self.second is not None else HistGradientBoostingClassifier()
-        self.first_ = clone(first).fit(X, y, sample_weight=weight)
-        self.classes_ = self.first_.classes_
-        out_of_fold = np.zeros((len(y), len(self.classes_)))
-        n_groups = len(np.unique(groups))
-        if n_groups < 2:
-            raise ValueError("the second pass needs out-of-fold guesses: give at least two groups (pages or sites)")
-        folds = GroupKFold(min(self.n_folds, n_groups))
-        for train, test in folds.split(X, y, groups):
-            fold = clone(first).fit(X[train], y[train], sample_weight=weight[train])
-            columns = np.searchsorted(self.classes_, fold.classes_)  # a class absent from a fold stays 0
-            out_of_fold[np.ix_(test, columns)] = fold.predict_proba(X[test])
-        self.second_ = clone(second).fit(self._second_input(X, out_of_fold, pages), y, sample_weight=weight)
-        return self
-
-    def predict_proba(self, X) -> np.ndarray:  # noqa: N803
-        return self.two_pass_proba(np.asarray(X, dtype=np.float64), _sklearn_proba)
-
-    def predict(self, X) -> np.ndarray:  # noqa: N803
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
-
-    def two_pass_proba(self, X: np.ndarray, proba: Proba) -> np.ndarray:  # noqa: N803
-        """Both passes, each classifier's probabilities computed by ``proba(classifier, X)`` (so a
-        faster evaluator of the same trees can stand in for ``predict_proba``)."""
-        if not len(X):
-            return np.zeros((0, len(self.classes_)))
-        first = proba(self.first_, X)
-        second = proba(self.second_, self._second_input(X, first, page_slices(X)))
-        if not self.first_weight:
-            return second
-        return self.first_weight * first + (1.0 - self.first_weight) * second
-
-    def _second_input(self, X: np.ndarray, first: np.ndarray, pages: list[slice]) -> np.ndarray:  # noqa: N803
-        chars = np.expm1(X[:, 1])
-        classes = [str(c) for c in self.classes_]
-        context = np.vstack([context_columns(first[page], chars[page], classes) for page in pages])
-        # Feature by feature (Fortran order), as ColumnVectorizer lays out X: the packed trees read
-        # it without a copy, and X's columns are copied in one piece.
-        return np.vstack([X.T, context.T]).T
-
+def two_pass_proba(X: np.ndarray, first: Proba, second: Proba, classes: list[str],  # noqa: N803
+                   first_weight: float) -> np.ndarray:
+    """Both passes over X (pages stacked, ``LEADING_COLUMNS`` first): the result is ``first_weight``
+    of the first pass's probabilities and the rest of the second's."""
+    if not len(X):
+        return np.zeros((0, len(classes)))
+    first_proba = first(X)
+    second_proba = second(second_input(X, first_proba, classes))
+    if not first_weight:
+        return second_proba
+    return first_weight * first_proba + (1.0 - first_weight) * second_proba

@@ -407,7 +407,7 @@ def _synthetic(page: LabeledPage, kind: str, pairs: list[tuple[Block, str]]) -> 
 def train(out_dir: Path, shared: Path = SHARED, random_state: int | None = None) -> dict:
     """Rebuild the model from the corpora: split by site, fit on the training sites, score on the
     held-out ones, save model + manifest + split in ``out_dir``. Deterministic for a seed."""
-    from segmenter.model import RANDOM_STATE, fit_pipeline, save_model
+    from segmenter.estimators import RANDOM_STATE, fit_pipeline, save_model
 
     seed = RANDOM_STATE if random_state is None else random_state
     split = make_split(shared)

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from segmenter.blocks import Block, PageBlocks, text_blocks
+from segmenter.estimators import BlockFeaturizer, ColumnVectorizer
 from segmenter.features import (
     _COPYRIGHT,
     _SENTENCE_END,
@@ -11,8 +12,6 @@ from segmenter.features import (
     CJK,
     NEIGHBOUR_OFFSETS,
     WORD,
-    BlockFeaturizer,
-    ColumnVectorizer,
     PageTokens,
     _unique_counts,
     char_classes,

@@ -14,8 +14,9 @@ from sklearn.pipeline import Pipeline
 import segmenter
 from segmenter.article import LABELS
 from segmenter.engine import MAX_CLASSIFIED_BLOCKS, page_blocks
-from segmenter.model import PackedForest, _zero_html_columns, packed_forest, shipped_model, trees_predict_proba
+from segmenter.estimators import _zero_html_columns, forest_of, packed_forest, trees_predict_proba
 from segmenter.model import predict_proba as model_predict_proba
+from segmenter.model import shipped_model
 from segmenter.page import Page
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -220,7 +221,7 @@ def test_packed_trees_skip_the_tests_of_columns_known_to_be_zero():
     assert trees_predict_proba(classifier, X, (1, 3)).tobytes() == classifier.predict_proba(X).tobytes()
     # a tree whose root tests a zero column starts at the child 0 goes to
     stump = HistGradientBoostingClassifier(max_iter=1, max_depth=1, random_state=0).fit(X[:, :2] + [0, 1], y)
-    assert PackedForest.from_classifier(stump, (0, 1)).drop_after == ()
+    assert forest_of(stump).packed((0, 1)).drop_after == ()
     assert trees_predict_proba(stump, X[:, :2] * 0, (0, 1)).tobytes() == stump.predict_proba(X[:, :2] * 0).tobytes()
 
 

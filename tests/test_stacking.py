@@ -3,8 +3,9 @@ import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.pipeline import Pipeline
 
+from segmenter.estimators import TwoPassClassifier
 from segmenter.model import predict_proba
-from segmenter.stacking import TwoPassClassifier, context_columns, page_slices
+from segmenter.stacking import context_columns, page_slices
 
 CLASSES = ["body", "other", "teaser_blurb", "teaser_headline", "title"]
 
