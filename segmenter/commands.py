@@ -19,7 +19,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     t = subparsers.add_parser("train", help="rebuild the model from ../shared/corpora/segmentation")
     t.add_argument("--shared", type=Path, default=SHARED, help="the shared data folder (default: %(default)s)")
-    t.add_argument("--out", type=Path, default=Path("data"), help="where model, manifest and split go")
+    t.add_argument("--out", type=Path, default=Path("data"),
+                   help="where the model (npz and skops), manifest and split go")
     # (no default here: the shipped seed lives with the estimators, which need scikit-learn)
     t.add_argument("--seed", type=int, help="random state of the classifier (default: the shipped model's)")
     t.set_defaults(func=run_train)

@@ -33,7 +33,8 @@ MAX_CLASSIFIED_BLOCKS = 10_000
 
 
 def segment_blocks(blocks: PageBlocks, model: Model | None = None) -> Segmentation:
-    """Label a page's blocks and assemble the article. ``model`` defaults to the shipped one."""
+    """Label a page's blocks and assemble the article. ``model`` defaults to the shipped one; a fitted
+    scikit-learn Pipeline (``estimators.make_pipeline``) works too."""
     if not blocks.blocks:
         return build_article([])
     model = model or shipped_model()

@@ -10,13 +10,15 @@ probabilities around each block; it raised cross-validated mean shingle F1 from 
 20-round model it replaced, as the first pass now needs only 10 rounds. Few, larger trees because
 predicting costs per tree and per row.
 
-``import segmenter`` never imports this module (scikit-learn's import alone takes most of a
-second); loading the model does. The Pipeline is saved with skops, which loads only the types we
-list as trusted, never arbitrary pickled code. Its HistGradientBoostingClassifiers predict as packed
-trees (``model.PackedForest``, through ``pipeline_predict_proba``).
+Inference never imports this module (scikit-learn's import alone takes most of a second): training
+saves the Pipeline with skops (``model.skops``, loaded trusting only the types we list, never
+arbitrary pickled code) and exports what prediction needs as plain arrays (``model.npz``, read by
+``model.CompiledModel``). A fitted Pipeline can still be passed wherever a model is; its
+HistGradientBoostingClassifiers are then walked as packed trees too (``pipeline_predict_proba``).
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import weakref
 from collections.abc import Callable
@@ -31,7 +33,16 @@ from sklearn.pipeline import Pipeline
 from threadpoolctl import ThreadpoolController
 
 from segmenter.features import Columns, featurize, html_only_column, vectorize
-from segmenter.model import MANIFEST_FILE, MODEL_FILE, NODE_FIELDS, Forest, PackedForest
+from segmenter.model import (
+    MANIFEST_FILE,
+    MODEL_FILE,
+    NODE_FIELDS,
+    PIPELINE_FILE,
+    CompiledModel,
+    Forest,
+    PackedForest,
+    default_pipeline_path,
+)
 from segmenter.stacking import LEADING_COLUMNS, page_slices, second_input, two_pass_proba
 
 RANDOM_STATE = 13
@@ -175,13 +186,19 @@ def fit_pipeline(pages: list, labels: list[list[str]], weights: list[list[float]
 # --- files ----------------------------------------------------------------------------------------
 
 def save_model(pipeline: Pipeline, directory: Path, manifest: dict) -> Path:
+    """Write the Pipeline (skops), its compiled arrays (npz) and the manifest, which lists both
+    files with their size and sha256. Returns the npz's path, the file inference loads."""
     import skops.io
 
     directory.mkdir(parents=True, exist_ok=True)
-    path = directory / MODEL_FILE
-    skops.io.dump(pipeline, path)
+    skops.io.dump(pipeline, directory / PIPELINE_FILE)
+    compile_pipeline(pipeline).save(directory / MODEL_FILE)
+    files = {name: {"bytes": (directory / name).stat().st_size,
+                    "sha256": hashlib.sha256((directory / name).read_bytes()).hexdigest()}
+             for name in (MODEL_FILE, PIPELINE_FILE)}
+    manifest = {**manifest, "files": files}
     (directory / MANIFEST_FILE).write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n")
-    return path
+    return directory / MODEL_FILE
 
 
 def load_model(path: Path | str) -> Pipeline:
@@ -200,12 +217,32 @@ def _expected_type(name: str) -> bool:
     return name.startswith(ours) or name in ("builtins.dict",)
 
 
+@lru_cache(maxsize=1)
+def shipped_pipeline() -> Pipeline:
+    """The scikit-learn Pipeline shipped in data/ (the shipped ``model.npz`` is exported from it)."""
+    return load_model(default_pipeline_path())
+
+
+def compile_pipeline(pipeline: Pipeline) -> CompiledModel:
+    """The fitted Pipeline's arrays as a ``CompiledModel`` (same probabilities, no scikit-learn).
+    ValueError for a pipeline of another shape or with trees the packing does not cover."""
+    steps = dict(pipeline.steps)
+    vectorizer, classifier = steps.get("vectorizer"), steps.get("classifier")
+    if (not isinstance(steps.get("features"), BlockFeaturizer) or not isinstance(vectorizer, ColumnVectorizer)
+            or not isinstance(classifier, TwoPassClassifier) or len(steps) != 3):
+        raise ValueError("only a fitted features -> vectorizer -> classifier pipeline (make_pipeline) compiles")
+    first, second = forest_of(classifier.first_), forest_of(classifier.second_)
+    if first is None or second is None:
+        raise ValueError("both passes must be fitted HistGradientBoostingClassifiers without categorical splits")
+    return CompiledModel(vectorizer.feature_names_, classifier.classes_, first, second, classifier.first_weight)
+
+
 # --- prediction through the packed trees ---------------------------------------------------------
 
 def pipeline_predict_proba(pipeline: Pipeline, X) -> np.ndarray:  # noqa: N803 (scikit-learn's naming)
     """``pipeline.predict_proba(X)``, evaluating each HistGradientBoostingClassifier's trees all at once.
 
-    Anything the packed trees do not cover (another classifier, categorical splits, missing values) goes through
+    Anything the packed trees do not cover (another classifier, categorical splits) goes through
     scikit-learn's own ``predict_proba``.
     """
     *transforms, (_, classifier) = pipeline.steps
@@ -227,7 +264,7 @@ def trees_predict_proba(classifier, X: np.ndarray, zero_columns: tuple[int, ...]
     """``classifier.predict_proba(X)`` through its packed trees when it has them. ``zero_columns``:
     columns the caller knows to be 0 in every row of X (the trees skip the nodes that test them)."""
     forest = packed_forest(classifier, zero_columns)
-    if forest is None or X.ndim != 2 or X.shape[1] != forest.n_features or np.isnan(X).any():
+    if forest is None or X.ndim != 2 or X.shape[1] != forest.n_features:
         with _one_openmp_thread():
             return classifier.predict_proba(X)
     return classifier._loss.predict_proba(forest.raw_predict(X))

@@ -96,6 +96,11 @@ def _signed_log(values: np.ndarray) -> np.ndarray:
     return np.sign(values) * np.log1p(np.abs(values))
 
 
+def context_width(n_classes: int) -> int:
+    """How many columns ``context_columns`` makes for ``n_classes`` classes."""
+    return n_classes * (1 + len(CONTEXT_OFFSETS)) + 2 * len(CONTEXT_RADII) + 8
+
+
 def second_input(X: np.ndarray, first: np.ndarray, classes: list[str]) -> np.ndarray:  # noqa: N803
     """The second pass's matrix: X's columns, then each page's context columns from the first pass's
     probabilities ``first`` (rows x classes)."""

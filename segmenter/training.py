@@ -406,7 +406,7 @@ def _synthetic(page: LabeledPage, kind: str, pairs: list[tuple[Block, str]]) -> 
 
 def train(out_dir: Path, shared: Path = SHARED, random_state: int | None = None) -> dict:
     """Rebuild the model from the corpora: split by site, fit on the training sites, score on the
-    held-out ones, save model + manifest + split in ``out_dir``. Deterministic for a seed."""
+    held-out ones, save model (npz and skops) + manifest + split in ``out_dir``. Deterministic for a seed."""
     from segmenter.estimators import RANDOM_STATE, fit_pipeline, save_model
 
     seed = RANDOM_STATE if random_state is None else random_state
@@ -422,7 +422,8 @@ def train(out_dir: Path, shared: Path = SHARED, random_state: int | None = None)
             counts[label] = counts.get(label, 0) + 1
     manifest = {
         "model": "segmenter block classifier (BlockFeaturizer -> ColumnVectorizer -> TwoPassClassifier "
-                 "of HistGradientBoostingClassifiers) + sequence step",
+                 "of HistGradientBoostingClassifiers) + sequence step; model.skops is the scikit-learn "
+                 "Pipeline, model.npz its arrays for inference without scikit-learn",
         "random_state": seed,
         "sources": [
             {"corpus": "scrapinghub (article-extraction-benchmark)", "licence": "MIT",

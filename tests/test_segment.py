@@ -14,9 +14,8 @@ from sklearn.pipeline import Pipeline
 import segmenter
 from segmenter.article import LABELS
 from segmenter.engine import MAX_CLASSIFIED_BLOCKS, page_blocks
-from segmenter.estimators import _zero_html_columns, forest_of, packed_forest, trees_predict_proba
+from segmenter.estimators import _zero_html_columns, forest_of, packed_forest, shipped_pipeline, trees_predict_proba
 from segmenter.model import predict_proba as model_predict_proba
-from segmenter.model import shipped_model
 from segmenter.page import Page
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -178,7 +177,7 @@ def _html_fixture(name):
 
 @pytest.mark.parametrize("page", [EXAMPLE, INDEX_PAGE, "one line"], ids=["example", "index", "one-line"])
 def test_packed_trees_equal_predict_proba_on_text(page):
-    model = shipped_model()
+    model = shipped_pipeline()
     classifier = model.named_steps["classifier"]
     assert packed_forest(classifier.first_) is not None and packed_forest(classifier.second_) is not None
     pages = [page_blocks(Page.from_input(page, "text"))]
@@ -187,7 +186,7 @@ def test_packed_trees_equal_predict_proba_on_text(page):
 
 @pytest.mark.parametrize("name", ["readability-ars-1.html.gz", "scrapinghub-sciencealert.html.gz"])
 def test_packed_trees_equal_predict_proba_on_html(name):
-    model = shipped_model()
+    model = shipped_pipeline()
     pages = [page_blocks(Page.from_input(_html_fixture(name), "html"))]
     assert model_predict_proba(model, pages).tobytes() == model.predict_proba(pages).tobytes()
 
@@ -226,7 +225,7 @@ def test_packed_trees_skip_the_tests_of_columns_known_to_be_zero():
 
 
 def test_html_signal_columns_are_skipped_on_text_pages_only():
-    model = shipped_model()
+    model = shipped_pipeline()
     transforms = model.steps[:-1]
 
     def matrix(page, kind):
@@ -238,10 +237,12 @@ def test_html_signal_columns_are_skipped_on_text_pages_only():
     assert _zero_html_columns(transforms, matrix(_html_fixture("readability-ars-1.html.gz"), "html")) == ()
 
 
-def test_packed_trees_leave_missing_values_and_categories_to_scikit_learn():
+def test_packed_trees_send_missing_values_where_scikit_learn_does_and_leave_categories_to_it():
     X, y = _random_problem(3)
     X[::7, 1] = np.nan
     pipeline = Pipeline([("classifier", HistGradientBoostingClassifier(max_iter=5, random_state=0))]).fit(X, y)
+    assert packed_forest(pipeline.named_steps["classifier"]) is not None
+    X[::5, [2, 3]] = np.nan  # also where training saw no missing value
     assert model_predict_proba(pipeline, X).tobytes() == pipeline.predict_proba(X).tobytes()
     X[:, 4] = np.abs(X[:, 4] * 3).round()
     categorical = HistGradientBoostingClassifier(max_iter=5, categorical_features=[4], random_state=0).fit(X, y)
