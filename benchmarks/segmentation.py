@@ -400,25 +400,31 @@ def format_teasers(teasers: TeaserResult) -> str:
 # --- main -----------------------------------------------------------------------------------------
 
 _STARTUP_PROBE = """
-import time
+import sys, time
 started = time.perf_counter()
 import segmenter
 imported = time.perf_counter()
-from segmenter.model import default_model_path, shipped_model
+from segmenter.model import default_model_path, default_pipeline_path, shipped_model
 shipped_model()
 loaded = time.perf_counter()
-print(imported - started, loaded - imported, default_model_path().stat().st_size)
+heavy = sorted({name.split(".")[0] for name in sys.modules} & {"sklearn", "scipy", "skops"})
+print(imported - started, loaded - imported, default_model_path().stat().st_size,
+      default_pipeline_path().stat().st_size, ",".join(heavy) or "none")
 """
 
 
 def startup_costs() -> str:
-    """Model file size, and import and load times in a fresh interpreter (what a new worker pays)."""
+    """Model file sizes, and import and load times in a fresh interpreter (what a new worker pays:
+    ``import segmenter`` and ``shipped_model()``, the compiled model inference loads)."""
     import subprocess
 
     output = subprocess.run([sys.executable, "-c", _STARTUP_PROBE], capture_output=True, text=True,
                             check=True).stdout.split()
-    import_s, load_s, size = float(output[0]), float(output[1]), int(output[2])
-    return f"model: {size / 1e6:.1f} MB; fresh process: import segmenter {import_s:.2f} s, load model {load_s:.2f} s"
+    import_s, load_s = float(output[0]), float(output[1])
+    size, pipeline_size, heavy = int(output[2]), int(output[3]), output[4]
+    return (f"model: {size / 1e6:.2f} MB (model.npz; the scikit-learn Pipeline, model.skops: "
+            f"{pipeline_size / 1e6:.1f} MB); fresh process: import segmenter {import_s:.2f} s, load model "
+            f"{load_s:.3f} s (scikit-learn, scipy, skops imported: {heavy})")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
