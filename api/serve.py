@@ -80,14 +80,15 @@ def preload() -> None:
     """Import the app and load the model in the master, before gunicorn forks the workers.
 
     A worker then starts with both in memory (pages shared with its siblings until written) instead
-    of spending ~1.5 s on imports and the model file, which matters most when gunicorn replaces a
+    of spending ~0.2 s on imports and the model file (~1.5 s while the model loaded through
+    scikit-learn and skops), which matters most when gunicorn replaces a
     worker it killed (``--timeout``) while the others carry the load. Nothing that must not cross a
     fork is made here: each worker opens its own SQLite store in ``create_app``, and the model is
     only loaded, not run (a prediction could start an OpenMP thread team, which does not survive a
     fork); workers warm it up themselves. A model that fails to load here is left to the workers,
     which report it on ``/readyz``.
     """
-    from api import errors, metrics, services  # noqa: F401  (Flask, numpy, scikit-learn ...)
+    from api import errors, metrics, services  # noqa: F401  (Flask, numpy, lxml ...)
     from api.routes import dedup, health, segment, stories  # noqa: F401
     from segmenter.model import shipped_model
 
