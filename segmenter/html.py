@@ -109,6 +109,9 @@ _LAST_WORD = re.compile(r"\w+(?=\W*$)")
 _TITLE_OPEN = re.compile(r"<title\b[^>]{0,1000}>", re.IGNORECASE)
 _TITLE_CLOSE = re.compile(r"</title\s*>", re.IGNORECASE)
 _ANY_TAG = re.compile(r"<[^>]*>")
+# What a title never holds: the end of the head or the start of the body. A <title> whose text runs
+# into them, or is never closed, has swallowed the page (see ``_unswallow_title``).
+_HEAD_END = re.compile(r"</head\b|<body\b", re.IGNORECASE)
 _META_TAG = re.compile(r"<meta\b[^>]{0,4000}>", re.IGNORECASE)
 _OG_TITLE = re.compile(r"""(?:property|name)\s*=\s*["']?og:title\b""", re.IGNORECASE)
 _CONTENT_ATTR = re.compile(r"""content\s*=\s*(?:"([^"]*)"|'([^']*)')""", re.IGNORECASE | re.DOTALL)
@@ -164,7 +167,7 @@ def html_blocks(html: str, skip_hidden: bool = True) -> list[Block]:
     ``skip_hidden=False`` the blocks match the dumps' lines more closely (see the README section).
     Never raises on bad markup: empty, binary or unparsable input gives ``[]``.
     """
-    root, truncated = _parse(html)
+    root, truncated = _parse(_unswallow_title(html))
     if truncated:
         return _flat_blocks(html)
     if root is None:
@@ -186,10 +189,28 @@ def html_title(html: str) -> str | None:
                 return title
     opening = _TITLE_OPEN.search(head)
     closing = _TITLE_CLOSE.search(head, opening.end()) if opening else None
-    if closing is None:
+    if closing is None or _HEAD_END.search(head, opening.end(), closing.start()):
         return None
     title = _clean(html_lib.unescape(_ANY_TAG.sub(" ", head[opening.end():closing.start()])))
     return title or None
+
+
+def _unswallow_title(html: str) -> str:
+    """The page with its <title> start tag blanked out when the title swallows the page.
+
+    A title's text is raw text up to ``</title>``: when that end tag is missing or comes only after
+    ``</head>`` or ``<body>`` (damaged copies: 8 of the 621 L3S-GN1 pages), the parser puts the
+    whole page into the title, which is never shown, and the page has no blocks. Without its start
+    tag the title's words become a stray line of text and the rest of the page parses as meant.
+    Spaces of the same length keep every offset and line number true."""
+    opening = _TITLE_OPEN.search(html, 0, TITLE_SCAN_CHARS)
+    if opening is None:
+        return html
+    closing = _TITLE_CLOSE.search(html, opening.end())
+    if closing is not None and not _HEAD_END.search(html, opening.end(), closing.start()):
+        return html
+    blank = re.sub(r"[^\n]", " ", opening.group())
+    return html[:opening.start()] + blank + html[opening.end():]
 
 
 def _clean(text: str) -> str:

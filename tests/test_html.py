@@ -337,6 +337,32 @@ def test_a_page_that_libxml2_keeps_inside_head_still_has_its_blocks():
     assert "T" not in texts
 
 
+@pytest.mark.parametrize("title", [
+    "<title>Gale to drive Nation'?' + OAS_query + '",  # never closed
+    "<TITLE>BBC SPORTi library-->",  # closed only after the body ends
+])
+def test_a_title_that_swallows_the_page_does_not_hide_it(title: str):
+    # Damaged copies (8 L3S-GN1 pages) lose the end of the <title>: a parser then reads the whole
+    # page as the title's text, and it had no blocks at all.
+    closing = "</title>" if title.startswith("<TITLE>") else ""
+    html = (f"<html>\n<head>\n{title}\n<script>var a = 1;</script></head>\n<body><h1>The headline</h1>"
+            f"<p>The story's first paragraph, long enough.</p><p>And the second one.</p>{closing}</body></html>")
+    blocks = html_blocks(html)
+    texts = [b.text for b in blocks]
+    assert "The headline" in texts and "The story's first paragraph, long enough." in texts
+    assert "And the second one." in texts and not any("var a" in t for t in texts)
+    assert_sane(html, blocks)
+    for block in blocks[-3:]:  # the offsets are into the page as given
+        assert source_text(html, block) == block.text
+    assert html_title(html) is None  # the damaged title is not the page's title
+
+
+def test_a_title_closed_in_the_head_is_left_alone():
+    html = "<html><head><title>A <b> in a title</title></head><body><p>Body text here.</p></body></html>"
+    assert texts(html) == ["Body text here."]
+    assert html_title(html) == "A in a title"  # (tags in it are dropped, as before)
+
+
 def test_photo_captions_are_known_by_their_markup():
     page = ("<html><body><div class='article-body'><p>The council met on Monday and agreed a plan.</p>"
             "<figure><img src='a.jpg'><figcaption>The harbour at dawn. Photo: A. Smith</figcaption></figure>"
