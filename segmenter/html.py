@@ -195,19 +195,30 @@ def html_title(html: str) -> str | None:
     return title or None
 
 
-def _unswallow_title(html: str) -> str:
-    """The page with its <title> start tag blanked out when the title swallows the page.
+def title_swallows_page(html: str) -> bool:
+    """Whether the page's <title> is never closed, or closed only after ``</head>`` or ``<body>``.
 
-    A title's text is raw text up to ``</title>``: when that end tag is missing or comes only after
-    ``</head>`` or ``<body>`` (damaged copies: 8 of the 621 L3S-GN1 pages), the parser puts the
-    whole page into the title, which is never shown, and the page has no blocks. Without its start
-    tag the title's words become a stray line of text and the rest of the page parses as meant.
-    Spaces of the same length keep every offset and line number true."""
+    A title's text is raw text up to ``</title>``, so a parser then puts the whole page into the
+    title, which is never shown: such damaged copies (8 of the 621 L3S-GN1 pages) had no blocks."""
+    return _swallowing_title(html) is not None
+
+
+def _swallowing_title(html: str) -> re.Match | None:
     opening = _TITLE_OPEN.search(html, 0, TITLE_SCAN_CHARS)
     if opening is None:
-        return html
+        return None
     closing = _TITLE_CLOSE.search(html, opening.end())
     if closing is not None and not _HEAD_END.search(html, opening.end(), closing.start()):
+        return None
+    return opening
+
+
+def _unswallow_title(html: str) -> str:
+    """The page with the start tag of a title that swallows it (``title_swallows_page``) blanked
+    out: the title's words become a stray line of text and the rest of the page parses as meant.
+    Spaces of the same length keep every offset and line number true."""
+    opening = _swallowing_title(html)
+    if opening is None:
         return html
     blank = re.sub(r"[^\n]", " ", opening.group())
     return html[:opening.start()] + blank + html[opening.end():]

@@ -1,4 +1,5 @@
 """Label derivation and the split: the pure parts of training, plus checks on ../shared when present."""
+import gzip
 import json
 import random
 from pathlib import Path
@@ -7,6 +8,7 @@ import pytest
 
 from segmenter.blocks import PageBlocks, text_blocks
 from segmenter.training import (
+    HTML,
     SHARED,
     LabeledPage,
     _apply_human,
@@ -15,6 +17,7 @@ from segmenter.training import (
     body_labels,
     cropped,
     is_article_url,
+    labeled_pages,
     make_split,
     site_of,
     synthetic_pages,
@@ -129,3 +132,24 @@ def test_split_is_by_site_reproducible_and_matches_the_shipped_one():
     assert split == json.loads((DATA / "split.json").read_text())
     for corpus in ("scrapinghub", "l3s-gn1"):
         assert not set(split[corpus]["train"]) & set(split[corpus]["eval"])
+
+
+def test_training_leaves_out_html_copies_whose_title_swallows_the_page(tmp_path: Path):
+    root = tmp_path / "corpora" / "segmentation" / "scrapinghub"
+    root.mkdir(parents=True)
+    story = "<h1>Storm hits the coast</h1><p>The storm hit the coast on Monday, and thousands lost power.</p>"
+    copies = {"whole": f"<html><head><title>Storm</title></head><body>{story}</body></html>",
+              "damaged": f"<html><head><title>Storm library--></head><body>{story}</body></html>"}
+    rows = []
+    for page_id, html in copies.items():
+        (root / f"{page_id}.html.gz").write_bytes(gzip.compress(html.encode()))
+        rows.append({"id": page_id, "url": f"https://example.com/news/{page_id}-storm-hits-the-coast",
+                     "html_path": f"{page_id}.html.gz", "text_dump": "",
+                     "truth_body": "The storm hit the coast on Monday, and thousands lost power."})
+    (root / "pages.jsonl.gz").write_bytes(gzip.compress("".join(json.dumps(r) + "\n" for r in rows).encode()))
+
+    every = {p.id: p for p in labeled_pages("scrapinghub", None, HTML, tmp_path)}
+    assert set(every) == {"whole", "damaged"}
+    assert "body" in every["damaged"].labels  # the repaired parse reads the damaged copy
+    kept = [p.id for p in labeled_pages("scrapinghub", None, HTML, tmp_path, skip_damaged=True)]
+    assert kept == ["whole"]
