@@ -4,6 +4,7 @@
     python benchmarks/segmentation.py --quick          # 10 pages per set, a smoke run
     python benchmarks/segmentation.py --only baselines # or text, html; repeatable
     python benchmarks/segmentation.py --json out.json  # also save the figures
+    python benchmarks/segmentation.py --model /tmp/m   # a model `segmenter train --out /tmp/m` wrote
 
 Sets: the evaluation pages of ``scrapinghub`` and ``l3s-gn1`` in ``data/split.json`` (split by site,
 written by training; all pages when the file is missing, with a warning). Body quality is the
@@ -54,6 +55,7 @@ from types import ModuleType
 from segmenter import segment
 from segmenter.blocks import text_blocks
 from segmenter.html import html_blocks
+from segmenter.model import CompiledModel
 from segmenter.page import decode_bytes
 
 REPO = Path(__file__).resolve().parents[1]
@@ -198,12 +200,16 @@ def load_pages(shared: Path, corpus: str, ids: set[str] | None, limit: int | Non
 
 # --- systems --------------------------------------------------------------------------------------
 
+# The model our rows use: None for the shipped one, or the one given with --model.
+MODEL: CompiledModel | None = None
+
+
 def segmenter_text(page: EvalPage) -> str:
-    return segment(page.text_dump, content_type="text").body
+    return segment(page.text_dump, content_type="text", model=MODEL).body
 
 
 def segmenter_html(page: EvalPage) -> str:
-    return segment(page.html, content_type="html").body
+    return segment(page.html, content_type="html", model=MODEL).body
 
 
 def trafilatura_default(page: EvalPage) -> str:
@@ -319,7 +325,7 @@ def teaser_scores(shared: Path, ids: set[str] | None, limit: int | None) -> Teas
         dump = dumps[page["id"]]
         started = time.process_time()
         try:
-            blocks = segment(dump, content_type="text").blocks
+            blocks = segment(dump, content_type="text", model=MODEL).blocks
         except NotImplementedError as error:
             result.note = f"not available: {error}"
             return result
@@ -422,7 +428,7 @@ def startup_costs() -> str:
                             check=True).stdout.split()
     import_s, load_s = float(output[0]), float(output[1])
     size, pipeline_size, heavy = int(output[2]), int(output[3]), output[4]
-    return (f"model: {size / 1e6:.2f} MB (model.npz; the scikit-learn Pipeline, model.skops: "
+    return (f"shipped model: {size / 1e6:.2f} MB (model.npz; the scikit-learn Pipeline, model.skops: "
             f"{pipeline_size / 1e6:.1f} MB); fresh process: import segmenter {import_s:.2f} s, load model "
             f"{load_s:.3f} s (scikit-learn, scipy, skops imported: {heavy})")
 
@@ -435,6 +441,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--shared", type=Path, default=DEFAULT_SHARED, help="the shared/ folder")
     parser.add_argument("--split", type=Path, default=DEFAULT_SPLIT, help="train/eval split JSON")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument("--model", type=Path, metavar="PATH",
+                        help="a model.npz, or the folder `segmenter train --out` wrote (default: the shipped model)")
     parser.add_argument("--repeat", type=int, default=3, metavar="N",
                         help="time each page N times and count its fastest (default 3; 1 = one pass)")
     return parser.parse_args(argv)
@@ -442,6 +450,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    global MODEL
+    if args.model is not None:
+        MODEL = CompiledModel.load(args.model / "model.npz" if args.model.is_dir() else args.model)
     groups = set(args.only or GROUPS)
     limit = QUICK_PAGES if args.quick else None
     scorer = load_scorer(args.shared)
@@ -455,7 +466,8 @@ def main(argv: list[str] | None = None) -> int:
                 results[-1].corpus = corpus
     teasers = teaser_scores(args.shared, eval_ids(split, "scrapinghub"), limit) if "text" in groups else None
     held_out = "held-out pages (data/split.json)" if split else "ALL pages (no split file)"
-    print(f"Segmentation benchmark on {held_out}; shingle-4 metric of shared/eval/score.py")
+    model = f"model {args.model}" if args.model else "the shipped model"
+    print(f"Segmentation benchmark on {held_out}, {model}; shingle-4 metric of shared/eval/score.py")
     print(format_table(results, teasers))
     print(startup_costs())
     if args.json:
