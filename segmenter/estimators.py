@@ -32,7 +32,7 @@ from sklearn.model_selection import GroupKFold
 from sklearn.pipeline import Pipeline
 from threadpoolctl import ThreadpoolController
 
-from segmenter.features import Columns, featurize, html_only_column, vectorize
+from segmenter.features import Columns, featurize, vectorize
 from segmenter.model import (
     MANIFEST_FILE,
     MODEL_FILE,
@@ -40,6 +40,7 @@ from segmenter.model import (
     PIPELINE_FILE,
     CompiledModel,
     Forest,
+    HtmlColumns,
     PackedForest,
     default_pipeline_path,
 )
@@ -283,27 +284,21 @@ def _thread_pools() -> ThreadpoolController:
     return ThreadpoolController()
 
 
-# Per ColumnVectorizer: (its feature names, the columns of HTML signals among them as a tuple and as
-# an index array), weakly keyed.
+# Per ColumnVectorizer: (its feature names, their HtmlColumns), weakly keyed.
 _HTML_COLUMNS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _zero_html_columns(transforms: list, X: np.ndarray) -> tuple[int, ...]:  # noqa: N803
-    """The columns of HTML signals (``features.html_only_column``) if every one of them is 0 in X, as on
-    plain-text pages, else none. On a plain-text page 15% of the nodes the trees visit test one of
-    them, and need not be walked (see ``PackedForest.from_forest``)."""
+    """The columns of HTML signals if every one of them is 0 in X, as on plain-text pages, else none
+    (``model.HtmlColumns``)."""
     vectorizer = next((step for _, step in transforms if isinstance(step, ColumnVectorizer)), None)
     if vectorizer is None or not hasattr(vectorizer, "feature_names_"):
         return ()
     cached = _HTML_COLUMNS.get(vectorizer)
     if cached is None or cached[0] is not vectorizer.feature_names_:  # (a refit makes a new list)
-        names = vectorizer.feature_names_
-        columns = tuple(j for j, name in enumerate(names) if html_only_column(name))
-        cached = (names, columns, np.array(columns, dtype=np.intp))
+        cached = (vectorizer.feature_names_, HtmlColumns.of(vectorizer.feature_names_))
         _HTML_COLUMNS[vectorizer] = cached
-    _, columns, index = cached
-    # (X.T: the columns are its rows, contiguous in the Fortran-ordered matrix ColumnVectorizer makes)
-    return columns if columns and X.ndim == 2 and not X.T.take(index, axis=0).any() else ()
+    return cached[1].zero_in(X)
 
 
 # The trees of each fitted classifier: (its predictor list, its tree count, its Forest or None).

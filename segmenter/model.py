@@ -102,22 +102,18 @@ class CompiledModel:
         self._check()
         self._class_names = self.classes_.tolist()
         self._vocabulary = {name: j for j, name in enumerate(self.feature_names)}
-        # The columns of HTML signals (``features.html_only_column``): on a plain-text page all are 0,
-        # and the trees skip the nodes that test them (15% of the nodes visited).
-        self._html_columns = tuple(j for j, name in enumerate(self.feature_names) if html_only_column(name))
-        self._html_index = np.array(self._html_columns, dtype=np.intp)
+        self._html_columns = HtmlColumns.of(self.feature_names)
         # Packed now, not at the first page: a server or batch job loads the model before it forks
         # its workers, which then share the packings.
         for forest in (first, second):
             forest.packed()
-            forest.packed(self._html_columns)
+            forest.packed(self._html_columns.columns)
 
     def predict_proba(self, pages: list) -> np.ndarray:
         """Probabilities (blocks x classes) of the blocks of ``pages``, pages in order."""
         X = vectorize(featurize(pages), self._vocabulary)  # noqa: N806 (scikit-learn's naming)
-        # (X.T: the columns are its rows, contiguous in the Fortran-ordered matrix vectorize makes; the
-        # second pass's input starts with X's columns, so a column 0 in X is 0 there too)
-        zero = self._html_columns if self._html_columns and not X.T.take(self._html_index, axis=0).any() else ()
+        # (the second pass's input starts with X's columns, so a column 0 in X is 0 there too)
+        zero = self._html_columns.zero_in(X)
         return two_pass_proba(X, partial(_softmax_proba, self.first, zero), partial(_softmax_proba, self.second, zero),
                               self._class_names, self.first_weight)
 
@@ -176,6 +172,26 @@ class CompiledModel:
             if forest.per_iteration != k:
                 raise ValueError(f"the {name} pass has {forest.per_iteration} trees per round for {k} classes")
             forest.check()
+
+
+@dataclass(frozen=True, eq=False)
+class HtmlColumns:
+    """The columns of HTML signals among a model's features (``features.html_only_column``). On a
+    plain-text page all of them are 0, and the packed trees skip the nodes that test them (15% of
+    the nodes visited; see ``PackedForest.from_forest``)."""
+
+    columns: tuple[int, ...]
+    index: np.ndarray
+
+    @classmethod
+    def of(cls, feature_names: list[str]) -> HtmlColumns:
+        columns = tuple(j for j, name in enumerate(feature_names) if html_only_column(name))
+        return cls(columns, np.array(columns, dtype=np.intp))
+
+    def zero_in(self, X: np.ndarray) -> tuple[int, ...]:  # noqa: N803
+        """These columns if every one of them is 0 in X (a plain-text page), else none."""
+        # (X.T: the columns are its rows, contiguous in the Fortran-ordered matrix vectorize makes)
+        return self.columns if self.columns and X.ndim == 2 and not X.T.take(self.index, axis=0).any() else ()
 
 
 def _softmax_proba(forest: Forest, zero_columns: tuple[int, ...], X: np.ndarray) -> np.ndarray:  # noqa: N803
