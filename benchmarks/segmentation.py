@@ -33,7 +33,10 @@ available".
 Teasers: on the hand-labelled pages of ``scrapinghub/labels.jsonl`` that are held out, a line is a
 teaser when labelled ``teaser_headline`` or ``teaser_blurb``; our labels come from segmenting the
 page's text dump, matched to the labelled lines by line index (through the line's offset, so that a
-line cut into several blocks still matches); precision/recall/F1 are pooled over lines. The same
+line cut into several blocks still matches); precision/recall/F1 are pooled over lines. A second
+row segments the same pages' HTML: a labelled line takes the next unused HTML block of the same text
+(whitespace folded), and a line with no such block counts as not a teaser to us (a teaser line it
+misses is a false negative). The same
 lines measure the confidences: accuracy of all five labels, the mean confidence, and the expected
 calibration error (ECE: the line-weighted gap between mean confidence and accuracy in ten
 confidence bins; 0 when "0.8" is right 80% of the time).
@@ -115,8 +118,10 @@ class TeaserResult:
     """Teaser-line precision/recall/F1 pooled over the labelled held-out pages, and how well the
     confidences of all their lines' labels are calibrated."""
 
+    source: str = "text"
     pages: int = 0
     lines: int = 0
+    matched_lines: int = 0  # labelled lines we have a block for (all, from a text dump)
     true_positives: int = 0
     false_positives: int = 0
     false_negatives: int = 0
@@ -366,34 +371,58 @@ def read_labels(shared: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def teaser_scores(shared: Path, ids: set[str] | None, limit: int | None) -> TeaserResult:
-    """Teaser-line P/R/F1 of ``segment(text_dump)`` on the held-out labelled pages."""
-    result = TeaserResult()
-    dumps = {row["id"]: row["text_dump"] for row in read_pages_jsonl(shared, "scrapinghub")}
+def teaser_scores(shared: Path, ids: set[str] | None, limit: int | None, source: str = "text") -> TeaserResult:
+    """Teaser-line P/R/F1 of ``segment()`` on the held-out labelled pages, given their text dump
+    (``source="text"``) or their HTML (``"html"``)."""
+    result = TeaserResult(source=source)
+    rows = {row["id"]: row for row in read_pages_jsonl(shared, "scrapinghub")}
     labelled = [page for page in read_labels(shared) if ids is None or page["id"] in ids]
     if not labelled:
         result.note = "no held-out labelled pages"
         return result
     for page in labelled[:limit]:
-        dump = dumps[page["id"]]
+        row = rows[page["id"]]
+        if source == "html":
+            raw = gzip.open(shared / "corpora" / "segmentation" / "scrapinghub" / row["html_path"]).read()
+            given = decode_bytes(raw)[0]
+        else:
+            given = row["text_dump"]
         started = time.process_time()
         try:
-            blocks = segment(dump, content_type="text", model=MODEL).blocks
+            blocks = segment(given, content_type=source, model=MODEL).blocks
         except NotImplementedError as error:
             result.note = f"not available: {error}"
             return result
         result.seconds += time.process_time() - started
-        _count_teasers(result, page, dump, blocks)
+        matched = lines_by_offset(page, given, blocks) if source == "text" else lines_by_text(page, blocks)
+        _count_teasers(result, page, matched)
     return result
 
 
-def _count_teasers(result: TeaserResult, page: dict, dump: str, blocks: list) -> None:
-    """Add one page's teaser-line counts. Line i of the labels is ``text_blocks(dump)[i]``."""
+def lines_by_offset(page: dict, dump: str, blocks: list) -> list:
+    """Our block for each labelled line of a text dump (line i is ``text_blocks(dump)[i]``), or None."""
     at = {block.start: block for block in blocks}
     lines = text_blocks(dump)
-    counts = {"tp": 0, "fp": 0, "fn": 0}
+    return [at.get(lines[labelled["i"]].start) for labelled in page["blocks"]]
+
+
+def lines_by_text(page: dict, blocks: list) -> list:
+    """Our HTML block for each labelled line: the next unused block of the same text (whitespace
+    folded), or None when the HTML made no such block (the line then counts as not a teaser)."""
+    queues: dict[str, list] = {}
+    for block in blocks:
+        queues.setdefault(" ".join(block.text.split()), []).append(block)
+    matched = []
     for labelled in page["blocks"]:
-        block = at.get(lines[labelled["i"]].start)
+        queue = queues.get(" ".join(labelled["text"].split()))
+        matched.append(queue.pop(0) if queue else None)
+    return matched
+
+
+def _count_teasers(result: TeaserResult, page: dict, matched: list) -> None:
+    """Add one page's teaser-line counts; ``matched`` holds our block for each labelled line, or None."""
+    counts = {"tp": 0, "fp": 0, "fn": 0}
+    for labelled, block in zip(page["blocks"], matched, strict=True):
         if block is not None:
             result.confidences.append(block.confidence)
             result.correct.append(block.label == labelled["label"])
@@ -404,6 +433,7 @@ def _count_teasers(result: TeaserResult, page: dict, dump: str, blocks: list) ->
             counts[key] += 1
     result.pages += 1
     result.lines += len(page["blocks"])
+    result.matched_lines += sum(block is not None for block in matched)
     result.true_positives += counts["tp"]
     result.false_positives += counts["fp"]
     result.false_negatives += counts["fn"]
@@ -416,8 +446,8 @@ def _figure(value: float | None, digits: int = 3) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
-def format_table(results: list[SystemResult], teasers: TeaserResult | None) -> str:
-    """One markdown table: a row per system, P/R/F1 and pages/s per set; the teaser row after."""
+def format_table(results: list[SystemResult], teasers: list[TeaserResult]) -> str:
+    """One markdown table: a row per system, P/R/F1 and pages/s per set; the teaser rows after."""
     corpora = [c for c in SETS if any(r.corpus == c for r in results)]
     header = ["system"] + [f"{c} {m}" for c in corpora for m in ("P", "R", "F1", "pages/s")]
     rows = []
@@ -438,25 +468,27 @@ def format_table(results: list[SystemResult], teasers: TeaserResult | None) -> s
     lines.append("")
     lines.append("pages: " + ", ".join(f"{c} {n}" for c, n in pages.items()))
     notes = [f"{r.system} ({r.corpus}): {r.note}" for r in results if r.note]
-    if teasers is not None:
+    for teaser in teasers:
         lines.append("")
-        lines.append(format_teasers(teasers))
+        lines.append(format_teasers(teaser))
     return "\n".join(lines + [f"note: {note}" for note in notes])
 
 
 def format_teasers(teasers: TeaserResult) -> str:
     if teasers.note:
-        return f"teaser lines (scrapinghub labelled, held out): {teasers.note}"
+        return f"teaser lines (scrapinghub labelled, held out; segmenter {teasers.source}): {teasers.note}"
     speed = teasers.pages / teasers.seconds if teasers.seconds else None
-    return (f"teaser lines (scrapinghub labelled, held out; segmenter text): P {teasers.precision:.3f} "
-            f"R {teasers.recall:.3f} F1 {teasers.f1:.3f} on {teasers.pages} pages, {teasers.lines} lines "
+    unmatched = teasers.lines - teasers.matched_lines
+    missing = f", {unmatched} with no block of the same text (not teasers to us)" if unmatched else ""
+    return (f"teaser lines (scrapinghub labelled, held out; segmenter {teasers.source}): P {teasers.precision:.3f} "
+            f"R {teasers.recall:.3f} F1 {teasers.f1:.3f} on {teasers.pages} pages, {teasers.lines} lines{missing} "
             f"({teasers.true_positives + teasers.false_negatives} teaser lines); {_figure(speed, 0)} pages/s\n"
             f"block labels on the same lines: accuracy {teasers.accuracy:.3f}, mean confidence "
             f"{sum(teasers.confidences) / max(len(teasers.confidences), 1):.3f}, "
             f"calibration error (ECE) {teasers.calibration_error:.3f}")
 
 
-def format_intervals(results: list[SystemResult], teasers: TeaserResult | None,
+def format_intervals(results: list[SystemResult], teasers: list[TeaserResult],
                      baseline: str = "trafilatura", draws: int = BOOTSTRAP_DRAWS) -> str:
     """Bootstrap intervals of our F1s, and of their differences from ``baseline`` on the same draws."""
     lines = [f"95% intervals, bootstrap over pages ({draws} draws; differences paired on the same draws):",
@@ -478,11 +510,11 @@ def format_intervals(results: list[SystemResult], teasers: TeaserResult | None,
                 low, high = interval(f1s - theirs)
                 row += [f"{result.f1 - other.f1:+.3f}", f"{low:+.3f} to {high:+.3f}", f"{np.mean(f1s > theirs):.0%}"]
             lines.append("| " + " | ".join(row) + " |")
-    if teasers is not None and teasers.per_page:
-        f1s = teaser_f1_draws(teasers.per_page, bootstrap_draws(len(teasers.per_page), draws))
-        low, high = interval(f1s)
-        lines.append(f"teaser lines F1 {teasers.f1:.3f}, 95% interval {low:.3f}-{high:.3f} "
-                     f"({len(teasers.per_page)} pages)")
+    for teaser in teasers:
+        if teaser.per_page:
+            low, high = interval(teaser_f1_draws(teaser.per_page, bootstrap_draws(len(teaser.per_page), draws)))
+            lines.append(f"teaser lines, segmenter {teaser.source}: F1 {teaser.f1:.3f}, 95% interval "
+                         f"{low:.3f}-{high:.3f} ({len(teaser.per_page)} pages)")
     return "\n".join(lines)
 
 
@@ -520,7 +552,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help=f"{QUICK_PAGES} pages per set")
     parser.add_argument("--only", action="append", choices=GROUPS,
-                        help="run only these systems (repeatable); the teaser row goes with 'text'")
+                        help="run only these systems (repeatable); the teaser rows go with 'text' and 'html'")
     parser.add_argument("--shared", type=Path, default=DEFAULT_SHARED, help="the shared/ folder")
     parser.add_argument("--split", type=Path, default=DEFAULT_SPLIT, help="train/eval split JSON")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
@@ -547,7 +579,8 @@ def main(argv: list[str] | None = None) -> int:
             if group in groups:
                 results.append(run_system(name, extract, pages, scorer, args.repeat))
                 results[-1].corpus = corpus
-    teasers = teaser_scores(args.shared, eval_ids(split, "scrapinghub"), limit) if "text" in groups else None
+    teasers = [teaser_scores(args.shared, eval_ids(split, "scrapinghub"), limit, source)
+               for source in ("text", "html") if source in groups]
     held_out = "held-out pages (data/split.json)" if split else "ALL pages (no split file)"
     model = f"model {args.model}" if args.model else "the shipped model"
     print(f"Segmentation benchmark on {held_out}, {model}; shingle-4 metric of shared/eval/score.py")
@@ -557,9 +590,9 @@ def main(argv: list[str] | None = None) -> int:
     print(startup_costs())
     if args.json:
         payload = {"results": [asdict(r) | {"pages_per_second": r.pages_per_second} for r in results],
-                   "teasers": None if teasers is None else asdict(teasers) | {
-                       "precision": teasers.precision, "recall": teasers.recall, "f1": teasers.f1,
-                       "accuracy": teasers.accuracy, "calibration_error": teasers.calibration_error},
+                   "teasers": [asdict(t) | {"precision": t.precision, "recall": t.recall, "f1": t.f1,
+                                            "accuracy": t.accuracy, "calibration_error": t.calibration_error}
+                               for t in teasers],
                    "split": str(args.split) if split else None, "quick": args.quick}
         args.json.write_text(json.dumps(payload, indent=1), encoding="utf-8")
     return 0

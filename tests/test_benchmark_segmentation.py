@@ -1,4 +1,4 @@
-"""The segmentation benchmark's bootstrap: its F1 is score.py's, and its intervals behave."""
+"""The segmentation benchmark: its F1 is score.py's, its intervals behave, HTML blocks meet labelled lines."""
 import importlib.util
 import sys
 from pathlib import Path
@@ -61,3 +61,13 @@ def test_teaser_draws_pool_lines_over_the_drawn_pages():
     assert f1s[0] == pytest.approx(2 * 8 / (2 * 8 + 2 + 5))
     assert f1s[1] == pytest.approx(2 * 16 / (2 * 16 + 4))
     assert f1s[2] == 0.0
+
+
+def test_html_blocks_match_labelled_lines_by_text_in_order():
+    from segmenter.blocks import Block
+
+    page = {"blocks": [{"text": "More  news", "label": "other"}, {"text": "A story", "label": "teaser_headline"},
+                       {"text": "A story", "label": "teaser_headline"}, {"text": "Gone", "label": "other"}]}
+    blocks = [Block("A story", 10, 17), Block("More news", 0, 9), Block("A story", 20, 27)]
+    matched = bench.lines_by_text(page, blocks)
+    assert matched == [blocks[1], blocks[0], blocks[2], None]
