@@ -41,6 +41,10 @@ lines measure the confidences: accuracy of all five labels, the mean confidence,
 calibration error (ECE: the line-weighted gap between mean confidence and accuracy in ten
 confidence bins; 0 when "0.8" is right 80% of the time).
 
+Titles: on the held-out pages with a person's title (L3S-GN1: the first block its annotators marked
+``headline``; scrapinghub: the labelled pages' ``title`` line), the share whose ``segment().title``
+is the same text once whitespace is folded, from the text dump and from the HTML.
+
 Intervals: a second table resamples the pages of each set with replacement (2,000 draws, seeded) and
 gives the 95% percentile interval of each of our F1s, and of its difference from trafilatura's on the
 same draws (paired), with the share of draws where ours is ahead; the teaser F1 gets an interval
@@ -440,6 +444,37 @@ def _count_teasers(result: TeaserResult, page: dict, matched: list) -> None:
     result.per_page.append({"id": page["id"], **counts})
 
 
+# --- titles ---------------------------------------------------------------------------------------
+
+def true_titles(shared: Path, corpus: str) -> dict[str, str]:
+    """A person's title for each page that has one: L3S-GN1's first block its annotators marked
+    ``headline``; the ``title`` line of the hand-labelled scrapinghub pages."""
+    if corpus == "scrapinghub":
+        return {page["id"]: block["text"] for page in read_labels(shared)
+                for block in page["blocks"] if block["label"] == "title"}
+    path = shared / "corpora" / "segmentation" / corpus / "blocks.jsonl.gz"
+    titles = {}
+    if path.exists():
+        with gzip.open(path, "rt", encoding="utf-8") as lines:
+            for row in map(json.loads, lines):
+                headline = next((b["text"] for b in row["blocks"] if b["human_label"] == "headline"), None)
+                if headline is not None:
+                    titles[row["id"]] = headline
+    return titles
+
+
+def title_accuracy(pages: list[EvalPage], titles: dict[str, str], source: str) -> tuple[int, int]:
+    """(right, pages): how many of the pages with a person's title get it from ``segment()``,
+    the same text once whitespace is folded."""
+    def fold(text: str | None) -> str:
+        return " ".join((text or "").split())
+
+    scored = [page for page in pages if page.id in titles]
+    right = sum(fold(segment(page.text_dump if source == "text" else page.html, content_type=source,
+                             model=MODEL).title) == fold(titles[page.id]) for page in scored)
+    return right, len(scored)
+
+
 # --- the table ------------------------------------------------------------------------------------
 
 def _figure(value: float | None, digits: int = 3) -> str:
@@ -573,18 +608,28 @@ def main(argv: list[str] | None = None) -> int:
     scorer = load_scorer(args.shared)
     split = load_split(args.split)
     results: list[SystemResult] = []
+    titles: list[dict] = []
     for corpus in SETS:
         pages = load_pages(args.shared, corpus, eval_ids(split, corpus), limit)
         for name, group, extract in SYSTEMS:
             if group in groups:
                 results.append(run_system(name, extract, pages, scorer, args.repeat))
                 results[-1].corpus = corpus
+        truth = true_titles(args.shared, corpus)
+        for source in ("text", "html"):
+            if source in groups:
+                right, scored = title_accuracy(pages, truth, source)
+                titles.append({"corpus": corpus, "source": source, "right": right, "pages": scored})
     teasers = [teaser_scores(args.shared, eval_ids(split, "scrapinghub"), limit, source)
                for source in ("text", "html") if source in groups]
     held_out = "held-out pages (data/split.json)" if split else "ALL pages (no split file)"
     model = f"model {args.model}" if args.model else "the shipped model"
     print(f"Segmentation benchmark on {held_out}, {model}; shingle-4 metric of shared/eval/score.py")
     print(format_table(results, teasers))
+    if titles:
+        print("\ntitles (a person's title of the held-out page; the same text, whitespace folded): " + ", ".join(
+            f"{t['corpus']} {t['source']} {t['right']}/{t['pages']} ({t['right'] / max(t['pages'], 1):.3f})"
+            for t in titles))
     print()
     print(format_intervals(results, teasers))
     print(startup_costs())
@@ -593,6 +638,7 @@ def main(argv: list[str] | None = None) -> int:
                    "teasers": [asdict(t) | {"precision": t.precision, "recall": t.recall, "f1": t.f1,
                                             "accuracy": t.accuracy, "calibration_error": t.calibration_error}
                                for t in teasers],
+                   "titles": titles,
                    "split": str(args.split) if split else None, "quick": args.quick}
         args.json.write_text(json.dumps(payload, indent=1), encoding="utf-8")
     return 0

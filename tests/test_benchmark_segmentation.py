@@ -71,3 +71,21 @@ def test_html_blocks_match_labelled_lines_by_text_in_order():
     blocks = [Block("A story", 10, 17), Block("More news", 0, 9), Block("A story", 20, 27)]
     matched = bench.lines_by_text(page, blocks)
     assert matched == [blocks[1], blocks[0], blocks[2], None]
+
+
+def test_true_titles_come_from_the_person_labels(tmp_path):
+    import gzip
+    import json
+
+    root = tmp_path / "corpora" / "segmentation"
+    (root / "scrapinghub").mkdir(parents=True)
+    (root / "l3s-gn1").mkdir()
+    (root / "scrapinghub" / "labels.jsonl").write_text(json.dumps({"id": "a", "blocks": [
+        {"i": 0, "text": "Menu", "label": "other"}, {"i": 1, "text": "The story", "label": "title"}]}) + "\n")
+    with gzip.open(root / "l3s-gn1" / "blocks.jsonl.gz", "wt") as f:
+        f.write(json.dumps({"id": "b", "blocks": [{"text": "Home", "human_label": "other"},
+                                                  {"text": "Headline", "human_label": "headline"},
+                                                  {"text": "Second", "human_label": "headline"}]}) + "\n")
+        f.write(json.dumps({"id": "c", "blocks": [{"text": "Home", "human_label": "other"}]}) + "\n")
+    assert bench.true_titles(tmp_path, "scrapinghub") == {"a": "The story"}
+    assert bench.true_titles(tmp_path, "l3s-gn1") == {"b": "Headline"}
