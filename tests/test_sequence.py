@@ -154,3 +154,20 @@ def test_a_photo_caption_read_as_body_is_other_on_html_only():
     assert labels == ["title", "body", "body", "other", "body", "body"]
     assert confidence[3] == _proba(rows)[3][LABELS.index("other")]
     assert coherent_labels(_proba(rows), list(LABELS))[0][3] == "body"  # plain text: no markup to tell
+
+
+def test_the_title_is_looked_for_near_the_body():
+    # A menu line far up the page is likelier a title to the classifier than the headline right
+    # above the article; with a body below, distance decides, and a weaker headline there counts.
+    menu = [{"title": 0.5, "other": 0.5}] + [{"other": 0.95}] * 40
+    headline = [{"title": 0.3, "other": 0.6}]
+    body = [{"body": 0.9}] * 4
+    texts = ["News | Sports | Weather"] + ["Menu item"] * 40 + ["Storm hits the coast"] + ["Body text " * 20] * 4
+    labels, _ = coherent_labels(_proba(menu + headline + body), list(LABELS), texts)
+    assert labels[41] == "title" and labels[0] == "other"
+    weak = [{"title": 0.15, "other": 0.8}]
+    labels, _ = coherent_labels(_proba([{"other": 0.95}] * 3 + weak + body), list(LABELS), ["Menu"] * 3 + texts[41:])
+    assert labels[3] == "title"
+    # Without a body (an index page) the bar stays where it was.
+    labels, _ = coherent_labels(_proba([{"other": 0.95}] * 3 + weak), list(LABELS), ["Menu"] * 3 + ["Storm hits"])
+    assert "title" not in labels
