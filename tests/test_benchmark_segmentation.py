@@ -89,3 +89,12 @@ def test_true_titles_come_from_the_person_labels(tmp_path):
         f.write(json.dumps({"id": "c", "blocks": [{"text": "Home", "human_label": "other"}]}) + "\n")
     assert bench.true_titles(tmp_path, "scrapinghub") == {"a": "The story"}
     assert bench.true_titles(tmp_path, "l3s-gn1") == {"b": "Headline"}
+
+
+def test_same_title_folds_whitespace_and_reads_lost_characters_as_question_marks():
+    assert bench.same_title(" Storm  hits\nthe coast ", "Storm hits the coast")
+    assert bench.same_title("Leno, Kimmel on each other’s show", "Leno, Kimmel on each other?s show")
+    assert bench.same_title("Watersâ€™ Cry-Baby", "Watersâ?? Cry-Baby")
+    assert not bench.same_title("Leno, Kimmel on each other’s show", "Leno, Kimmel on each others show")
+    assert not bench.same_title("서울 뉴스", "부산 뉴스")
+    assert not bench.same_title(None, "Storm hits the coast")
