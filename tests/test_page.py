@@ -1,6 +1,6 @@
 import pytest
 
-from segmenter.page import HTML, TEXT, Page, PageError, charset_from_content_type, decode_bytes
+from segmenter.page import HTML, TEXT, Page, PageError, browser_encoding, charset_from_content_type, decode_bytes
 
 
 def test_sniffs_html_and_text():
@@ -20,6 +20,21 @@ def test_decoding_honours_bom_declared_charset_and_meta():
     assert decode_bytes("héllo".encode("latin-1"), "iso-8859-1")[0] == "héllo"
     html = '<meta charset="windows-1251"><p>привет</p>'.encode("cp1251")
     assert "привет" in decode_bytes(html)[0]
+
+
+def test_declared_labels_decode_as_browsers_do():
+    # Pages labelled iso-8859-1 are written in windows-1252: curly quotes and dashes, not C1 controls.
+    quoted = "It’s “done” – 5 €".encode("cp1252")
+    assert decode_bytes(b'<meta charset="iso-8859-1"><p>' + quoted)[0].endswith("It’s “done” – 5 €")
+    assert decode_bytes(quoted, "ISO-8859-1") == ("It’s “done” – 5 €", 0)
+    assert decode_bytes(quoted, "us-ascii")[0] == "It’s “done” – 5 €"
+    # gb2312 pages use GBK characters beyond GB2312 (here 镕), as browsers allow.
+    chinese = "朱镕基".encode("gbk")
+    assert decode_bytes(chinese, "gb2312") == ("朱镕基", 0)
+    assert browser_encoding("Shift_JIS") == "cp932" and browser_encoding("windows-874") == "cp874"
+    assert browser_encoding("koi8-r") == "koi8-r" and browser_encoding("no-such-charset") is None
+    # A <meta> readable as ASCII cannot be right about UTF-16.
+    assert decode_bytes('<meta charset="utf-16"><p>héllo</p>'.encode())[0].endswith("héllo</p>")
 
 
 def test_invalid_utf8_is_replaced_not_raised():
