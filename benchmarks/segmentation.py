@@ -1,4 +1,4 @@
-"""Segmentation benchmark: body quality, teaser quality and speed on the held-out pages, one table.
+"""Segmentation benchmark: body quality, teasers, titles and speed on the held-out pages, one run.
 
     python benchmarks/segmentation.py                  # everything, held-out pages (data/split.json)
     python benchmarks/segmentation.py --quick          # 10 pages per set, a smoke run
@@ -21,8 +21,8 @@ Systems, on the same pages:
 - ``html blocks (all)``: the text of every block ``segmenter.html.html_blocks`` makes, taken as the
   body: the HTML twin of ``whole dump``, and the speed of the block stage alone.
 
-HTML is decoded once per page (``segmenter.page.decode_bytes``: BOM, meta charset, UTF-8, cp1252)
-and every HTML system gets the same string; pages/s counts only the system's own call, one page at
+HTML is decoded once per page (``segmenter.page.decode_bytes``: BOM, meta charset as browsers read
+it, UTF-8, cp1252) and every HTML system gets the same string; pages/s counts only the system's own call, one page at
 a time, in CPU seconds of this process (``time.process_time``), after one untimed warm-up call
 (model loading and lazy imports are start-up costs, not per-page ones), so that other jobs on a shared
 machine disturb it less than wall time would; each page is timed three times and its fastest time
@@ -36,10 +36,9 @@ page's text dump, matched to the labelled lines by line index (through the line'
 line cut into several blocks still matches); precision/recall/F1 are pooled over lines. A second
 row segments the same pages' HTML: a labelled line takes the next unused HTML block of the same text
 (whitespace folded), and a line with no such block counts as not a teaser to us (a teaser line it
-misses is a false negative). The same
-lines measure the confidences: accuracy of all five labels, the mean confidence, and the expected
-calibration error (ECE: the line-weighted gap between mean confidence and accuracy in ten
-confidence bins; 0 when "0.8" is right 80% of the time).
+misses is a false negative). The same lines measure the confidences: accuracy of all five labels,
+the mean confidence, and the expected calibration error (ECE: the line-weighted gap between mean
+confidence and accuracy in ten confidence bins; 0 when "0.8" is right 80% of the time).
 
 Titles: on the held-out pages with a person's title (L3S-GN1: the first block its annotators marked
 ``headline``; scrapinghub: the labelled pages' ``title`` line), the share whose ``segment().title``
