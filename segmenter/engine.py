@@ -43,7 +43,8 @@ def segment_blocks(blocks: PageBlocks, model: Model | None = None) -> Segmentati
     html = head[0].tag_path is not None
     containers = [container_of(b) for b in head] if html else None
     captions = [is_caption(b) for b in head] if html else None
-    labels, confidence = coherent_labels(proba, list(model.classes_), [b.text for b in head], containers, captions)
+    labels, confidence = coherent_labels(proba, list(model.classes_), [b.text for b in head], containers, captions,
+                                         blocks.title_hint)
     # tolist(): Python floats in one call, not one float() per numpy scalar
     labeled = [LabeledBlock(b.text, label, c, b.start, b.end)
                for b, label, c in zip(head, labels, np.asarray(confidence, dtype=float).tolist(), strict=True)]

@@ -171,3 +171,17 @@ def test_the_title_is_looked_for_near_the_body():
     # Without a body (an index page) the bar stays where it was.
     labels, _ = coherent_labels(_proba([{"other": 0.95}] * 3 + weak), list(LABELS), ["Menu"] * 3 + ["Storm hits"])
     assert "title" not in labels
+
+
+def test_the_title_the_page_announces_wins_when_only_one_block_matches_it():
+    rows = [{"other": 0.9}, {"title": 0.6, "other": 0.3}, {"other": 0.8, "title": 0.02}] + [{"body": 0.9}] * 3
+    texts = ["Daily Planet", "Sports | Weather | Opinion", "Storm hits the coast", *["Body text " * 20] * 3]
+    hint = "Storm hits the coast - Daily Planet"
+    labels, _ = coherent_labels(_proba(rows), list(LABELS), texts, title_hint=hint)
+    assert labels[2] == "title" and labels[1] != "title"
+    # "Daily Planet" is in the page's title too, but too small a part of it to be the headline.
+    assert labels[0] == "other"
+    # Without the hint, or when two blocks match it, the classifier's choice stands.
+    assert coherent_labels(_proba(rows), list(LABELS), texts)[0][1] == "title"
+    twice = texts[:1] + ["Storm hits the coast"] + texts[2:]
+    assert coherent_labels(_proba(rows), list(LABELS), twice, title_hint=hint)[0][1] == "title"
