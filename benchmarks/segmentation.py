@@ -202,15 +202,19 @@ def read_pages_jsonl(shared: Path, corpus: str) -> list[dict]:
         return [json.loads(line) for line in lines if line.strip()]
 
 
+def read_html(shared: Path, corpus: str, row: dict) -> str:
+    """A page's HTML, decoded (``decode_bytes``: as every HTML system gets it)."""
+    raw = gzip.open(shared / "corpora" / "segmentation" / corpus / row["html_path"]).read()
+    return decode_bytes(raw)[0]
+
+
 def load_pages(shared: Path, corpus: str, ids: set[str] | None, limit: int | None) -> list[EvalPage]:
     """The held-out pages of one set, in file order, at most ``limit``."""
     pages = []
     for row in read_pages_jsonl(shared, corpus):
         if ids is not None and row["id"] not in ids:
             continue
-        raw = gzip.open(shared / "corpora" / "segmentation" / corpus / row["html_path"]).read()
-        html, _ = decode_bytes(raw)
-        pages.append(EvalPage(row["id"], corpus, html, row["text_dump"], row["truth_body"]))
+        pages.append(EvalPage(row["id"], corpus, read_html(shared, corpus, row), row["text_dump"], row["truth_body"]))
         if limit is not None and len(pages) >= limit:
             break
     return pages
@@ -387,11 +391,7 @@ def teaser_scores(shared: Path, ids: set[str] | None, limit: int | None, source:
         return result
     for page in labelled[:limit]:
         row = rows[page["id"]]
-        if source == "html":
-            raw = gzip.open(shared / "corpora" / "segmentation" / "scrapinghub" / row["html_path"]).read()
-            given = decode_bytes(raw)[0]
-        else:
-            given = row["text_dump"]
+        given = read_html(shared, "scrapinghub", row) if source == "html" else row["text_dump"]
         started = time.process_time()
         try:
             blocks = segment(given, content_type=source, model=MODEL).blocks

@@ -187,9 +187,8 @@ def html_title(html: str) -> str | None:
             title = _clean(html_lib.unescape(content.group(1) or content.group(2))) if content else ""
             if title:
                 return title
-    opening = _TITLE_OPEN.search(head)
-    closing = _TITLE_CLOSE.search(head, opening.end()) if opening else None
-    if closing is None or _HEAD_END.search(head, opening.end(), closing.start()):
+    opening, closing = _title_tags(head)
+    if closing is None:
         return None
     title = _clean(html_lib.unescape(_ANY_TAG.sub(" ", head[opening.end():closing.start()])))
     return title or None
@@ -203,14 +202,21 @@ def title_swallows_page(html: str) -> bool:
     return _swallowing_title(html) is not None
 
 
-def _swallowing_title(html: str) -> re.Match | None:
+def _title_tags(html: str) -> tuple[re.Match | None, re.Match | None]:
+    """The first ``<title>`` start tag (within ``TITLE_SCAN_CHARS``) and its end tag; the end tag is
+    None when the title swallows the page: never closed, or closed after ``</head>`` or ``<body>``."""
     opening = _TITLE_OPEN.search(html, 0, TITLE_SCAN_CHARS)
     if opening is None:
-        return None
+        return None, None
     closing = _TITLE_CLOSE.search(html, opening.end())
-    if closing is not None and not _HEAD_END.search(html, opening.end(), closing.start()):
-        return None
-    return opening
+    if closing is not None and _HEAD_END.search(html, opening.end(), closing.start()):
+        closing = None
+    return opening, closing
+
+
+def _swallowing_title(html: str) -> re.Match | None:
+    opening, closing = _title_tags(html)
+    return opening if opening is not None and closing is None else None
 
 
 def _unswallow_title(html: str) -> str:

@@ -128,14 +128,12 @@ def decode_bytes(data: bytes, charset: str | None = None, browser_labels: bool =
 def browser_encoding(label: str) -> str | None:
     """The Python codec a browser's decoder for this charset label matches, or None if unknown."""
     label = label.strip().lower()
-    try:
-        name = codecs.lookup(_EXTRA_LABELS.get(label, label)).name
-    except LookupError:
-        return None
-    return _BROWSER_ENCODING.get(name, name)
+    name = _python_encoding(_EXTRA_LABELS.get(label, label))
+    return _BROWSER_ENCODING.get(name, name) if name else None
 
 
 def _python_encoding(label: str) -> str | None:
+    """Python's codec for the label, or None if it knows none."""
     try:
         return codecs.lookup(label).name
     except LookupError:

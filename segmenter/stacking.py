@@ -97,8 +97,9 @@ def _signed_log(values: np.ndarray) -> np.ndarray:
 
 
 def context_width(n_classes: int) -> int:
-    """How many columns ``context_columns`` makes for ``n_classes`` classes."""
-    return n_classes * (1 + len(CONTEXT_OFFSETS)) + 2 * len(CONTEXT_RADII) + 8
+    """How many columns ``context_columns`` makes for ``n_classes`` classes (counted on one block, so
+    that it cannot drift from them)."""
+    return context_columns(np.full((1, n_classes), 1.0 / n_classes), np.ones(1), []).shape[1]
 
 
 def second_input(X: np.ndarray, first: np.ndarray, classes: list[str]) -> np.ndarray:  # noqa: N803
