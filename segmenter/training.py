@@ -1,7 +1,9 @@
 """Training data: block labels derived from the corpora in ../shared/corpora/segmentation/.
 
 Where each label comes from (weakest source last, used only where nothing better exists):
-- ``scrapinghub/labels.jsonl``: 40 pages labelled block by block by a person (all five labels).
+- ``scrapinghub/labels.jsonl``: 40 pages labelled block by block by a person (all five labels);
+  ``data/scrapinghub-labels.jsonl``: this project's labels of the other scrapinghub training pages,
+  made the same way (read line by line, ``LABELING.md``), with ``body`` kept from the ground truth.
 - body: a block is ``body`` when its text is found in the page's ground-truth article text
   (``truth_body``), by its normalised token sequence (short blocks must also sit next to a long
   body block, so a stray "Home" that happens to occur in the article does not count).
@@ -22,7 +24,7 @@ import hashlib
 import json
 import random
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
@@ -36,6 +38,7 @@ EVAL_SHARE = 0.3  # of sites held out; enough pages for a stable F1 (about 50 an
 SPLIT_SEED = "segmenter-split-v1"
 _NORM = re.compile(r"\w+")
 SHORT_BLOCK_TOKENS = 6  # below this a block counts as body only when next to a long body block
+PROJECT_LABELS = Path(__file__).resolve().parents[1] / "data" / "scrapinghub-labels.jsonl"
 
 
 TEXT, HTML = "text", "html"
@@ -162,7 +165,8 @@ def label_blocks(blocks: list[Block], page: dict, human: dict | None, l3s: dict 
                  html: str | None) -> list[str]:
     """Labels for one page's blocks (dump lines or HTML blocks), from the best source available."""
     if human is not None:
-        return _apply_human(blocks, human)
+        body_from_truth = human.get("body_from") == "ground truth"
+        return _apply_human(blocks, human, page["truth_body"] if body_from_truth else None)
     labels = [BODY if is_body else OTHER for is_body in body_labels(blocks, page["truth_body"])]
     if l3s is not None:
         _apply_l3s(blocks, labels, l3s)
@@ -175,9 +179,13 @@ def label_blocks(blocks: list[Block], page: dict, human: dict | None, l3s: dict 
     return labels
 
 
-def _apply_human(blocks: list[Block], human: dict) -> list[str]:
+def _apply_human(blocks: list[Block], human: dict, truth_body: str | None = None) -> list[str]:
     """Carry a person's labels (made on the dump's lines) over to these blocks by their text, in
-    order; a block with no labelled line of the same text is ``other``."""
+    order; a block with no labelled line of the same text is ``other``.
+
+    With ``truth_body`` (labels whose body is the ground truth's, as this project's are), the body
+    is aligned to it afresh, since HTML blocks need not match the dump's lines one to one; the
+    person's labels give the rest, and take a block out of the body only as a teaser."""
     queues: dict[str, list[str]] = {}
     for b in human["blocks"]:
         queues.setdefault(" ".join(b["text"].split()), []).append(b["label"])
@@ -185,7 +193,11 @@ def _apply_human(blocks: list[Block], human: dict) -> list[str]:
     for block in blocks:
         queue = queues.get(" ".join(block.text.split()))
         out.append(queue.pop(0) if queue else OTHER)
-    return out
+    if truth_body is None:
+        return out
+    return [label if label in (TEASER_HEADLINE, TEASER_BLURB) else BODY if is_body
+            else OTHER if label == BODY else label
+            for label, is_body in zip(out, body_labels(blocks, truth_body), strict=True)]
 
 
 def _apply_l3s(blocks: list[Block], labels: list[str], l3s: dict) -> None:
@@ -245,10 +257,7 @@ def labeled_pages(corpus: str, ids: set[str] | None = None, source: str = TEXT,
     from segmenter.html import html_blocks, html_title, title_swallows_page
 
     root = shared / "corpora" / "segmentation" / corpus
-    human: dict[str, dict] = {}
-    if (root / "labels.jsonl").exists():
-        with open(root / "labels.jsonl", encoding="utf-8") as f:
-            human = {d["id"]: d for d in map(json.loads, f)}
+    human = person_labels(corpus, shared)
     l3s: dict[str, dict] = {}
     if (root / "blocks.jsonl.gz").exists():
         with gzip.open(root / "blocks.jsonl.gz", "rt", encoding="utf-8") as f:
@@ -271,24 +280,27 @@ def labeled_pages(corpus: str, ids: set[str] | None = None, source: str = TEXT,
 
 # Page weights, chosen by 4-fold cross-validation on the training sites (see README, "Training"):
 # a person's labels outweigh derived ones, and scrapinghub's 117 training pages are weighed up to
-# balance L3S's 425 older pages, so neither decade of web design dominates.
+# balance L3S's 425 older pages, so neither decade of web design dominates. This project's own
+# labels weigh as a derived page does (5 gave the teasers less and the body 0.003 less in CV).
 HUMAN_WEIGHT = 5.0
+PROJECT_WEIGHT = 1.0
 CORPUS_WEIGHT = {"scrapinghub": 3.0, "l3s-gn1": 1.0}
 SOURCES = (TEXT, HTML)
 UNSURE_WEIGHT = 0.3
 
 
-def block_weights(page: LabeledPage, human_ids: set[str]) -> list[float]:
-    """Sample weight of each block. On pages without a person's labels, an ``other`` block that
-    looks like a headline (4 to 30 words, no sentence end) counts ``UNSURE_WEIGHT``: the derived
-    teaser labels miss about a quarter of the real teasers (audited on the hand-labelled pages), so
-    such a block may be an unflagged teaser. (Weight 0 raised held-out teaser recall from 0.72 to
-    0.84 but cut precision from 0.83 to 0.67; this is the middle.)"""
-    weight = (HUMAN_WEIGHT if page.id in human_ids else 1.0) * CORPUS_WEIGHT.get(page.corpus, 1.0)
-    if page.id in human_ids:
-        return [weight] * len(page.labels)
-    return [weight * UNSURE_WEIGHT if label == OTHER and _looks_like_headline(block.text) else weight
-            for block, label in zip(page.blocks, page.labels, strict=True)]
+def block_weights(page: LabeledPage, labelled: Mapping[str, float]) -> list[float]:
+    """Sample weight of each block. ``labelled`` gives the page weight of pages labelled by reading
+    them (``labelled_page_weights``). On other pages, an ``other`` block that looks like a headline
+    (4 to 30 words, no sentence end) counts ``UNSURE_WEIGHT``: the derived teaser labels miss about
+    a quarter of the real teasers (audited on the hand-labelled pages), so such a block may be an
+    unflagged teaser. (Weight 0 raised held-out teaser recall from 0.72 to 0.84 but cut precision
+    from 0.83 to 0.67; this is the middle.)"""
+    corpus_weight = CORPUS_WEIGHT.get(page.corpus, 1.0)
+    if page.id in labelled:
+        return [labelled[page.id] * corpus_weight] * len(page.labels)
+    return [corpus_weight * UNSURE_WEIGHT if label == OTHER and _looks_like_headline(block.text)
+            else corpus_weight for block, label in zip(page.blocks, page.labels, strict=True)]
 
 
 def _looks_like_headline(text: str) -> bool:
@@ -296,12 +308,32 @@ def _looks_like_headline(text: str) -> bool:
     return TEASER_MIN_WORDS <= words <= 30 and text.rstrip()[-1:] not in ".!?:;"
 
 
-def human_labelled_ids(shared: Path = SHARED) -> set[str]:
-    path = shared / "corpora" / "segmentation" / "scrapinghub" / "labels.jsonl"
-    if not path.exists():
-        return set()
-    with open(path, encoding="utf-8") as f:
-        return {json.loads(line)["id"] for line in f}
+def _label_files(corpus: str, shared: Path, project: Path) -> list[tuple[Path, float]]:
+    """Files of pages labelled by reading them, with their page weight; a later file wins."""
+    own = [(project, PROJECT_WEIGHT)] if corpus == "scrapinghub" else []
+    return own + [(shared / "corpora" / "segmentation" / corpus / "labels.jsonl", HUMAN_WEIGHT)]
+
+
+def person_labels(corpus: str, shared: Path = SHARED, project: Path = PROJECT_LABELS) -> dict[str, dict]:
+    """Pages labelled block by block by reading them, by id: the corpus's own ``labels.jsonl``, and
+    for scrapinghub also this project's labels in ``project`` (the corpus's win where both exist)."""
+    labels: dict[str, dict] = {}
+    for path, _ in _label_files(corpus, shared, project):
+        if path.exists():
+            with open(path, encoding="utf-8") as f:
+                labels.update((d["id"], d) for d in map(json.loads, f))
+    return labels
+
+
+def labelled_page_weights(shared: Path = SHARED, project: Path = PROJECT_LABELS) -> dict[str, float]:
+    """The page weight of every page labelled by reading it, by id (see ``block_weights``)."""
+    weights: dict[str, float] = {}
+    for corpus in CORPORA:
+        for path, weight in _label_files(corpus, shared, project):
+            if path.exists():
+                with open(path, encoding="utf-8") as f:
+                    weights.update((json.loads(line)["id"], weight) for line in f)
+    return weights
 
 
 def training_pages(split: dict, part: str = "train", shared: Path = SHARED) -> list[LabeledPage]:
@@ -427,9 +459,9 @@ def train(out_dir: Path, shared: Path = SHARED, random_state: int | None = None)
     split = make_split(shared)
     pages = training_pages(split, "train", shared)
     pages += [c for c in map(cropped, pages) if c is not None] + synthetic_pages(pages)
-    human = human_labelled_ids(shared)
+    labelled = labelled_page_weights(shared)
     pipeline = fit_pipeline([p.page for p in pages], [p.labels for p in pages],
-                            [block_weights(p, human) for p in pages], seed, [site_of(p.url) for p in pages])
+                            [block_weights(p, labelled) for p in pages], seed, [site_of(p.url) for p in pages])
     counts: dict[str, int] = {}
     for p in pages:
         for label in p.labels:
@@ -441,7 +473,8 @@ def train(out_dir: Path, shared: Path = SHARED, random_state: int | None = None)
         "random_state": seed,
         "sources": [
             {"corpus": "scrapinghub (article-extraction-benchmark)", "licence": "MIT",
-             "used": "ground-truth bodies, 40 hand-labelled pages (labels.jsonl), links of the HTML"},
+             "used": "ground-truth bodies, 40 hand-labelled pages (labels.jsonl), this project's "
+                     "labels of the other training pages (data/scrapinghub-labels.jsonl), links of the HTML"},
             {"corpus": "L3S-GN1", "licence": "research use only (not redistributed; model weights only)",
              "used": "ground-truth bodies, human headline/related labels, link-structure teaser flags"},
         ],

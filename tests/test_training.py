@@ -9,6 +9,9 @@ import pytest
 from segmenter.blocks import PageBlocks, text_blocks
 from segmenter.training import (
     HTML,
+    HUMAN_WEIGHT,
+    PROJECT_LABELS,
+    PROJECT_WEIGHT,
     SHARED,
     LabeledPage,
     _apply_human,
@@ -18,7 +21,10 @@ from segmenter.training import (
     cropped,
     is_article_url,
     labeled_pages,
+    labelled_page_weights,
     make_split,
+    person_labels,
+    read_pages,
     site_of,
     synthetic_pages,
     teaser_of,
@@ -64,6 +70,23 @@ def test_human_labels_follow_the_text_in_order():
     assert _apply_human(blocks, human) == ["other", "other", "teaser_headline"]
 
 
+def test_labels_with_the_ground_truth_body_realign_it_on_blocks_cut_differently():
+    # Labelled on the dump's lines; an HTML parse joins the two body lines into one block.
+    human = {"body_from": "ground truth", "blocks": [
+        {"text": "Storm hits the coast", "label": "title"},
+        {"text": "The storm hit the coast on Monday, and thousands lost power.", "label": "body"},
+        {"text": "Schools stayed closed on Tuesday across the region.", "label": "body"},
+        {"text": "Read more: Floods close the roads in the north", "label": "teaser_headline"},
+        {"text": "More news", "label": "other"}]}
+    truth = ("The storm hit the coast on Monday, and thousands lost power. Schools stayed closed on "
+             "Tuesday across the region. Read more: Floods close the roads in the north")
+    blocks = text_blocks("Storm hits the coast\nThe storm hit the coast on Monday, and thousands lost power. "
+                         "Schools stayed closed on Tuesday across the region.\n"
+                         "Read more: Floods close the roads in the north\nMore news")
+    assert _apply_human(blocks, human, truth) == ["title", "body", "teaser_headline", "other"]
+    assert _apply_human(blocks, human) == ["title", "other", "teaser_headline", "other"]
+
+
 def _page(labels):
     text = "\n".join(f"line number {i}" for i in range(len(labels)))
     return LabeledPage("id-1", "scrapinghub", "http://x.com/a", "text", PageBlocks(text_blocks(text)), labels, "")
@@ -80,9 +103,19 @@ def test_crop_keeps_the_article_and_a_margin_deterministically():
 def test_unsure_headline_like_blocks_weigh_less_on_derived_pages():
     page = _page(["other", "body"])
     page.page.blocks[0] = text_blocks("A headline of six words here")[0]
-    weights = block_weights(page, human_ids=set())
+    weights = block_weights(page, {})
     assert weights[0] < weights[1]
-    assert block_weights(page, human_ids={"id-1"})[0] == block_weights(page, human_ids={"id-1"})[1]
+    assert block_weights(page, {"id-1": 5.0}) == [15.0, 15.0]  # 5 times scrapinghub's corpus weight
+
+
+def test_the_corpus_labelled_pages_weigh_more_than_the_projects(tmp_path: Path):
+    root = tmp_path / "corpora" / "segmentation" / "scrapinghub"
+    root.mkdir(parents=True)
+    (root / "labels.jsonl").write_text(json.dumps({"id": "a", "blocks": []}) + "\n")
+    project = tmp_path / "project.jsonl"
+    project.write_text("".join(json.dumps({"id": pid, "blocks": []}) + "\n" for pid in ("a", "b")))
+    assert labelled_page_weights(tmp_path, project) == {"a": HUMAN_WEIGHT, "b": PROJECT_WEIGHT}
+    assert HUMAN_WEIGHT > PROJECT_WEIGHT
 
 
 def _article(number: int) -> LabeledPage:
@@ -153,3 +186,48 @@ def test_training_leaves_out_html_copies_whose_title_swallows_the_page(tmp_path:
     assert "body" in every["damaged"].labels  # the repaired parse reads the damaged copy
     kept = [p.id for p in labeled_pages("scrapinghub", None, HTML, tmp_path, skip_damaged=True)]
     assert kept == ["whole"]
+
+
+def _project_labels() -> list[dict]:
+    with open(PROJECT_LABELS, encoding="utf-8") as f:
+        return [json.loads(line) for line in f]
+
+
+def test_project_labels_are_training_pages_only_and_well_formed():
+    split = json.loads((DATA / "split.json").read_text())["scrapinghub"]
+    records = _project_labels()
+    ids = [r["id"] for r in records]
+    assert len(ids) == len(set(ids)) == 89
+    assert set(ids) <= set(split["train"]) and not set(ids) & set(split["eval"])
+    for record in records:
+        assert [b["i"] for b in record["blocks"]] == list(range(len(record["blocks"])))
+        labels = [b["label"] for b in record["blocks"]]
+        assert set(labels) <= {"title", "body", "teaser_headline", "teaser_blurb", "other"}
+        assert labels.count("title") <= 1
+        assert record["body_from"] == "ground truth"
+
+
+def test_the_corpus_labels_win_over_the_projects_for_the_same_page(tmp_path: Path):
+    root = tmp_path / "corpora" / "segmentation" / "scrapinghub"
+    root.mkdir(parents=True)
+    line = {"i": 0, "text": "Storm hits the coast"}
+    (root / "labels.jsonl").write_text(json.dumps({"id": "a", "blocks": [{**line, "label": "title"}]}) + "\n")
+    project = tmp_path / "project.jsonl"
+    project.write_text("".join(json.dumps({"id": pid, "blocks": [{**line, "label": "other"}]}) + "\n"
+                               for pid in ("a", "b")))
+    labels = person_labels("scrapinghub", tmp_path, project)
+    assert {pid: r["blocks"][0]["label"] for pid, r in labels.items()} == {"a": "title", "b": "other"}
+    assert person_labels("l3s-gn1", tmp_path, project) == {}
+
+
+@pytest.mark.skipif(not HAVE_SHARED, reason="../shared/corpora/segmentation absent")
+def test_project_labels_are_the_dump_lines_with_the_ground_truth_body():
+    pages = {p["id"]: p for p in read_pages("scrapinghub")}
+    for record in _project_labels():
+        page = pages[record["id"]]
+        lines = text_blocks(page["text_dump"])
+        assert [b["text"] for b in record["blocks"]] == [b.text for b in lines]
+        derived = body_labels(lines, page["truth_body"])
+        for block, is_body in zip(record["blocks"], derived, strict=True):
+            # Body is the ground truth's; the annotators only took out of it links to other stories.
+            assert (block["label"] == "body") == is_body or is_body and block["label"] == "teaser_headline"
