@@ -3,7 +3,8 @@
 Where each label comes from (weakest source last, used only where nothing better exists):
 - ``scrapinghub/labels.jsonl``: 40 pages labelled block by block by a person (all five labels);
   ``data/scrapinghub-labels.jsonl``: this project's labels of the other scrapinghub training pages,
-  made the same way (read line by line, ``LABELING.md``), with ``body`` kept from the ground truth.
+  read line by line by its language-model annotation helpers (``LABELING.md``), with ``body`` kept
+  from the ground truth (see ``data/scrapinghub-labels.LICENSE``).
 - body: a block is ``body`` when its text is found in the page's ground-truth article text
   (``truth_body``), by its normalised token sequence (short blocks must also sit next to a long
   body block, so a stray "Home" that happens to occur in the article does not count).
