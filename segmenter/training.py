@@ -39,7 +39,10 @@ EVAL_SHARE = 0.3  # of sites held out; enough pages for a stable F1 (about 50 an
 SPLIT_SEED = "segmenter-split-v1"
 _NORM = re.compile(r"\w+")
 SHORT_BLOCK_TOKENS = 6  # below this a block counts as body only when next to a long body block
-PROJECT_LABELS = Path(__file__).resolve().parents[1] / "data" / "scrapinghub-labels.jsonl"
+# This project's labels, per corpus. L3S-GN1's give one label per dump line and no text: its pages
+# are research-use only and are not copied here.
+PROJECT_LABELS = {corpus: Path(__file__).resolve().parents[1] / "data" / f"{corpus}-labels.jsonl"
+                  for corpus in CORPORA}
 
 
 TEXT, HTML = "text", "html"
@@ -186,7 +189,8 @@ def _apply_human(blocks: list[Block], human: dict, truth_body: str | None = None
 
     With ``truth_body`` (labels whose body is the ground truth's, as this project's are), the body
     is aligned to it afresh, since HTML blocks need not match the dump's lines one to one; the
-    person's labels give the rest, and take a block out of the body only as a teaser."""
+    person's labels give the rest, and take a block out of the body only as the title or a teaser
+    (L3S-GN1's ground truth holds some headlines and related-story links)."""
     queues: dict[str, list[str]] = {}
     for b in human["blocks"]:
         queues.setdefault(" ".join(b["text"].split()), []).append(b["label"])
@@ -196,7 +200,7 @@ def _apply_human(blocks: list[Block], human: dict, truth_body: str | None = None
         out.append(queue.pop(0) if queue else OTHER)
     if truth_body is None:
         return out
-    return [label if label in (TEASER_HEADLINE, TEASER_BLURB) else BODY if is_body
+    return [label if label in (TITLE, TEASER_HEADLINE, TEASER_BLURB) else BODY if is_body
             else OTHER if label == BODY else label
             for label, is_body in zip(out, body_labels(blocks, truth_body), strict=True)]
 
@@ -275,7 +279,12 @@ def labeled_pages(corpus: str, ids: set[str] | None = None, source: str = TEXT,
             blocks = PageBlocks(html_blocks(html), html_title(html))
         else:
             blocks = PageBlocks(text_blocks(page["text_dump"]))
-        labels = label_blocks(blocks.blocks, page, human.get(page["id"]), l3s.get(page["id"]), html)
+        person = human.get(page["id"])
+        if person is not None and "blocks" not in person:  # labels by dump line, without the text
+            lines = text_blocks(page["text_dump"])
+            person = {**person, "blocks": [{"i": i, "text": line.text, "label": label} for i, (line, label)
+                                           in enumerate(zip(lines, person["labels"], strict=True))]}
+        labels = label_blocks(blocks.blocks, page, person, l3s.get(page["id"]), html)
         yield LabeledPage(page["id"], corpus, page["url"], source, blocks, labels, page["truth_body"])
 
 
@@ -309,28 +318,30 @@ def _looks_like_headline(text: str) -> bool:
     return TEASER_MIN_WORDS <= words <= 30 and text.rstrip()[-1:] not in ".!?:;"
 
 
-def _label_files(corpus: str, shared: Path, project: Path) -> list[tuple[Path, float]]:
+def _label_files(corpus: str, shared: Path, projects: Mapping[str, Path]) -> list[tuple[Path, float]]:
     """Files of pages labelled by reading them, with their page weight; a later file wins."""
-    own = [(project, PROJECT_WEIGHT)] if corpus == "scrapinghub" else []
+    own = [(projects[corpus], PROJECT_WEIGHT)] if corpus in projects else []
     return own + [(shared / "corpora" / "segmentation" / corpus / "labels.jsonl", HUMAN_WEIGHT)]
 
 
-def person_labels(corpus: str, shared: Path = SHARED, project: Path = PROJECT_LABELS) -> dict[str, dict]:
-    """Pages labelled block by block by reading them, by id: the corpus's own ``labels.jsonl``, and
-    for scrapinghub also this project's labels in ``project`` (the corpus's win where both exist)."""
+def person_labels(corpus: str, shared: Path = SHARED,
+                  projects: Mapping[str, Path] = PROJECT_LABELS) -> dict[str, dict]:
+    """Pages labelled block by block by reading them, by id: the corpus's own ``labels.jsonl`` and
+    this project's labels in ``projects[corpus]`` (the corpus's win where both exist)."""
     labels: dict[str, dict] = {}
-    for path, _ in _label_files(corpus, shared, project):
+    for path, _ in _label_files(corpus, shared, projects):
         if path.exists():
             with open(path, encoding="utf-8") as f:
                 labels.update((d["id"], d) for d in map(json.loads, f))
     return labels
 
 
-def labelled_page_weights(shared: Path = SHARED, project: Path = PROJECT_LABELS) -> dict[str, float]:
+def labelled_page_weights(shared: Path = SHARED,
+                          projects: Mapping[str, Path] = PROJECT_LABELS) -> dict[str, float]:
     """The page weight of every page labelled by reading it, by id (see ``block_weights``)."""
     weights: dict[str, float] = {}
     for corpus in CORPORA:
-        for path, weight in _label_files(corpus, shared, project):
+        for path, weight in _label_files(corpus, shared, projects):
             if path.exists():
                 with open(path, encoding="utf-8") as f:
                     weights.update((json.loads(line)["id"], weight) for line in f)

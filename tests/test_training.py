@@ -114,7 +114,7 @@ def test_the_corpus_labelled_pages_weigh_more_than_the_projects(tmp_path: Path):
     (root / "labels.jsonl").write_text(json.dumps({"id": "a", "blocks": []}) + "\n")
     project = tmp_path / "project.jsonl"
     project.write_text("".join(json.dumps({"id": pid, "blocks": []}) + "\n" for pid in ("a", "b")))
-    assert labelled_page_weights(tmp_path, project) == {"a": HUMAN_WEIGHT, "b": PROJECT_WEIGHT}
+    assert labelled_page_weights(tmp_path, {"scrapinghub": project}) == {"a": HUMAN_WEIGHT, "b": PROJECT_WEIGHT}
     assert HUMAN_WEIGHT > PROJECT_WEIGHT
 
 
@@ -189,7 +189,7 @@ def test_training_leaves_out_html_copies_whose_title_swallows_the_page(tmp_path:
 
 
 def _project_labels() -> list[dict]:
-    with open(PROJECT_LABELS, encoding="utf-8") as f:
+    with open(PROJECT_LABELS["scrapinghub"], encoding="utf-8") as f:
         return [json.loads(line) for line in f]
 
 
@@ -215,9 +215,9 @@ def test_the_corpus_labels_win_over_the_projects_for_the_same_page(tmp_path: Pat
     project = tmp_path / "project.jsonl"
     project.write_text("".join(json.dumps({"id": pid, "blocks": [{**line, "label": "other"}]}) + "\n"
                                for pid in ("a", "b")))
-    labels = person_labels("scrapinghub", tmp_path, project)
+    labels = person_labels("scrapinghub", tmp_path, {"scrapinghub": project})
     assert {pid: r["blocks"][0]["label"] for pid, r in labels.items()} == {"a": "title", "b": "other"}
-    assert person_labels("l3s-gn1", tmp_path, project) == {}
+    assert person_labels("l3s-gn1", tmp_path, {"scrapinghub": project}) == {}
 
 
 @pytest.mark.skipif(not HAVE_SHARED, reason="../shared/corpora/segmentation absent")
@@ -231,3 +231,33 @@ def test_project_labels_are_the_dump_lines_with_the_ground_truth_body():
         for block, is_body in zip(record["blocks"], derived, strict=True):
             # Body is the ground truth's; the annotators only took out of it links to other stories.
             assert (block["label"] == "body") == is_body or is_body and block["label"] == "teaser_headline"
+
+
+def test_l3s_project_labels_are_training_pages_only_and_carry_no_text():
+    split = json.loads((DATA / "split.json").read_text())["l3s-gn1"]
+    with open(PROJECT_LABELS["l3s-gn1"], encoding="utf-8") as f:
+        records = [json.loads(line) for line in f]
+    ids = [r["id"] for r in records]
+    assert len(ids) == len(set(ids)) == 420
+    assert set(ids) <= set(split["train"]) and not set(ids) & set(split["eval"])
+    for record in records:
+        assert set(record) == {"id", "body_from", "labels"}  # the corpus's text is not copied here
+        assert set(record["labels"]) <= {"title", "body", "teaser_headline", "teaser_blurb", "other"}
+        assert record["labels"].count("title") <= 1
+
+
+@pytest.mark.skipif(not HAVE_SHARED, reason="../shared/corpora/segmentation absent")
+def test_l3s_project_labels_join_the_dump_lines_and_keep_the_ground_truth_body():
+    with open(PROJECT_LABELS["l3s-gn1"], encoding="utf-8") as f:
+        records = {r["id"]: r for r in map(json.loads, f)}
+    pages = [p for p in read_pages("l3s-gn1") if p["id"] in records]
+    assert len(pages) == len(records)
+    for page in pages:
+        lines = text_blocks(page["text_dump"])
+        labels = records[page["id"]]["labels"]
+        assert len(labels) == len(lines)
+        for label, is_body in zip(labels, body_labels(lines, page["truth_body"]), strict=True):
+            # Body is the ground truth's; the annotators only took headlines and teasers out of it.
+            assert (label == "body") == is_body or is_body and label in ("title", "teaser_headline", "teaser_blurb")
+    labelled = {p.id: p for p in labeled_pages("l3s-gn1", {pages[0]["id"]})}
+    assert labelled[pages[0]["id"]].labels == records[pages[0]["id"]]["labels"]
