@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from segmenter.engine import segment
-from segmenter.training import SHARED
+from segmenter.training import DEFAULT_PROJECT_LABELS, PROJECT_LABELS, SHARED
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -23,6 +23,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="where the model (npz and skops), manifest and split go")
     # (no default here: the shipped seed lives with the estimators, which need scikit-learn)
     t.add_argument("--seed", type=int, help="random state of the classifier (default: the shipped model's)")
+    t.add_argument("--project-labels", default=",".join(DEFAULT_PROJECT_LABELS), metavar="CORPORA",
+                   help="comma-separated corpora whose pages this project labelled (data/*-labels.jsonl) "
+                        "to train on: scrapinghub, l3s-gn1, or none (default: %(default)s)")
     t.set_defaults(func=run_train)
 
 
@@ -45,7 +48,12 @@ def run_train(args: argparse.Namespace) -> int:
 
     if not (args.shared / "corpora" / "segmentation").is_dir():
         raise CLIError(f"no corpora under {args.shared}: pass --shared PATH to the shared data folder")
-    manifest = train(args.out, args.shared, args.seed)
+    corpora = tuple(c for c in args.project_labels.split(",") if c and c != "none")
+    unknown = sorted(set(corpora) - set(PROJECT_LABELS))
+    if unknown:
+        raise CLIError(f"--project-labels: unknown corpus {', '.join(unknown)} (choose from "
+                       f"{', '.join(PROJECT_LABELS)}, or none)")
+    manifest = train(args.out, args.shared, args.seed, corpora)
     json.dump(manifest["scores"], sys.stdout, indent=1)
     sys.stdout.write("\n")
     return 0

@@ -259,5 +259,16 @@ def test_l3s_project_labels_join_the_dump_lines_and_keep_the_ground_truth_body()
         for label, is_body in zip(labels, body_labels(lines, page["truth_body"]), strict=True):
             # Body is the ground truth's; the annotators only took headlines and teasers out of it.
             assert (label == "body") == is_body or is_body and label in ("title", "teaser_headline", "teaser_blurb")
-    labelled = {p.id: p for p in labeled_pages("l3s-gn1", {pages[0]["id"]})}
+    labelled = {p.id: p for p in labeled_pages("l3s-gn1", {pages[0]["id"]}, projects=PROJECT_LABELS)}
     assert labelled[pages[0]["id"]].labels == records[pages[0]["id"]]["labels"]
+
+
+def test_train_refuses_project_labels_of_an_unknown_corpus(tmp_path: Path, capsys):
+    from segmenter.cli import main
+
+    (tmp_path / "corpora" / "segmentation").mkdir(parents=True)
+    code = main(["train", "--shared", str(tmp_path), "--out", str(tmp_path / "m"),
+                 "--project-labels", "scrapinghub,nope"])
+    assert code == 2
+    assert "unknown corpus nope" in capsys.readouterr().err
+    assert not (tmp_path / "m").exists()
