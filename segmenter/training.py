@@ -326,34 +326,29 @@ def _looks_like_headline(text: str) -> bool:
     return TEASER_MIN_WORDS <= words <= 30 and text.rstrip()[-1:] not in ".!?:;"
 
 
-def _label_files(corpus: str, shared: Path, projects: Mapping[str, Path]) -> list[tuple[Path, float]]:
-    """Files of pages labelled by reading them, with their page weight; a later file wins."""
-    own = [(projects[corpus], PROJECT_WEIGHT)] if corpus in projects else []
-    return own + [(shared / "corpora" / "segmentation" / corpus / "labels.jsonl", HUMAN_WEIGHT)]
+def _labelled_records(corpus: str, shared: Path, projects: Mapping[str, Path]) -> Iterator[tuple[dict, float]]:
+    """Pages of a corpus labelled by reading them, each with its page weight: this project's labels
+    in ``projects[corpus]`` first, then the corpus's own ``labels.jsonl``, so that a later one wins."""
+    files = [(projects[corpus], PROJECT_WEIGHT)] if corpus in projects else []
+    files.append((shared / "corpora" / "segmentation" / corpus / "labels.jsonl", HUMAN_WEIGHT))
+    for path, weight in files:
+        if path.exists():
+            with open(path, encoding="utf-8") as f:
+                yield from ((record, weight) for record in map(json.loads, f))
 
 
 def person_labels(corpus: str, shared: Path = SHARED,
                   projects: Mapping[str, Path] = DEFAULT_PROJECT_LABELS) -> dict[str, dict]:
     """Pages labelled block by block by reading them, by id: the corpus's own ``labels.jsonl`` and
     this project's labels in ``projects[corpus]`` (the corpus's win where both exist)."""
-    labels: dict[str, dict] = {}
-    for path, _ in _label_files(corpus, shared, projects):
-        if path.exists():
-            with open(path, encoding="utf-8") as f:
-                labels.update((d["id"], d) for d in map(json.loads, f))
-    return labels
+    return {record["id"]: record for record, _ in _labelled_records(corpus, shared, projects)}
 
 
 def labelled_page_weights(shared: Path = SHARED,
                           projects: Mapping[str, Path] = DEFAULT_PROJECT_LABELS) -> dict[str, float]:
     """The page weight of every page labelled by reading it, by id (see ``block_weights``)."""
-    weights: dict[str, float] = {}
-    for corpus in CORPORA:
-        for path, weight in _label_files(corpus, shared, projects):
-            if path.exists():
-                with open(path, encoding="utf-8") as f:
-                    weights.update((json.loads(line)["id"], weight) for line in f)
-    return weights
+    return {record["id"]: weight for corpus in CORPORA
+            for record, weight in _labelled_records(corpus, shared, projects)}
 
 
 def training_pages(split: dict, part: str = "train", shared: Path = SHARED,
