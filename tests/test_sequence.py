@@ -132,6 +132,22 @@ def test_region_grows_along_its_html_container_but_not_into_another():
     assert labels[5:8] == ["other"] * 3
 
 
+def test_blocks_of_the_articles_container_are_body_even_when_doubted():
+    # The first two paragraphs sit in the element of the others but the classifier gives them
+    # less body than a gap needs (GAP_BODY_MIN): one it calls other, one a teaser headline. The
+    # line above them, of another element, and the one it all but rules out stay out.
+    rows = ([{"title": 0.9}, {"other": 0.9}, {"body": 0.01, "other": 0.95}, {"body": 0.14, "other": 0.76},
+             {"body": 0.14, "teaser_headline": 0.78}] + [{"body": 0.93}] * 3)
+    texts = (["Title", "Site August 08, 2018", "Share this story with your friends"]
+             + ["A paragraph of the article, long enough to weigh. " * 4] * 5)
+    containers = [("h1", ""), ("div", "meta")] + [("div", "post body")] * 6
+    labels, _ = coherent_labels(_proba(rows), list(LABELS), texts, containers)
+    assert labels == ["title", "other", "other"] + ["body"] * 5
+    # without the markup, the doubted paragraphs keep the classifier's labels
+    labels, _ = coherent_labels(_proba(rows), list(LABELS), texts)
+    assert labels[3:5] == ["other", "teaser_headline"]
+
+
 def test_a_block_split_between_headline_and_blurb_is_still_a_teaser():
     # other is the single likeliest label, but headline and blurb together outweigh it
     rows = [{"title": 0.9}] + [{"body": 0.95}] * 4 + [{"other": 0.9}] * 3 + [
