@@ -148,6 +148,20 @@ def test_blocks_of_the_articles_container_are_body_even_when_doubted():
     assert labels[3:5] == ["other", "teaser_headline"]
 
 
+def test_region_grows_past_an_inset_to_the_rest_of_its_container():
+    # Three paragraphs, an ad and a "Related Links" box (other elements), then the article's last
+    # paragraph, which the classifier doubts; then a footer. The inset keeps its labels.
+    rows = ([{"title": 0.9}] + [{"body": 0.95}] * 3 + [{"other": 0.9}, {"body": 0.3, "other": 0.6},
+            {"teaser_headline": 0.8}] + [{"body": 0.3, "other": 0.6}] + [{"other": 0.9}])
+    texts = (["Title"] + ["A paragraph of the article, long enough to weigh. " * 4] * 3
+             + ["ADVERTISEMENT", "Related Links", "Another story's headline"]
+             + ["The article's last paragraph, after the box. " * 3, "Contact us"])
+    containers = ([("h1", "")] + [("article>p", "body")] * 3 + [("aside>div", "ad"), ("aside>h3", "related"),
+                  ("aside>li", "related")] + [("article>p", "body"), ("footer>p", "footer")])
+    labels, _ = coherent_labels(_proba(rows), list(LABELS), texts, containers)
+    assert labels == ["title"] + ["body"] * 3 + ["other", "other", "teaser_headline", "body", "other"]
+
+
 def test_a_block_split_between_headline_and_blurb_is_still_a_teaser():
     # other is the single likeliest label, but headline and blurb together outweigh it
     rows = [{"title": 0.9}] + [{"body": 0.95}] * 4 + [{"other": 0.9}] * 3 + [
