@@ -14,7 +14,7 @@ from segmenter.article import OTHER, LabeledBlock, Segmentation, build_article
 from segmenter.blocks import PageBlocks, text_blocks
 from segmenter.model import Model, predict_proba, shipped_model
 from segmenter.page import HTML, Page
-from segmenter.sequence import coherent_labels, container_of, is_caption
+from segmenter.sequence import coherent_labels, container_of, is_caption, is_link_heavy
 
 
 def page_blocks(page: Page) -> PageBlocks:
@@ -43,8 +43,9 @@ def segment_blocks(blocks: PageBlocks, model: Model | None = None) -> Segmentati
     html = head[0].tag_path is not None
     containers = [container_of(b) for b in head] if html else None
     captions = [is_caption(b) for b in head] if html else None
+    link_heavy = [is_link_heavy(b) for b in head] if html else None
     labels, confidence = coherent_labels(proba, list(model.classes_), [b.text for b in head], containers, captions,
-                                         blocks.title_hint)
+                                         blocks.title_hint, link_heavy)
     # tolist(): Python floats in one call, not one float() per numpy scalar
     labeled = [LabeledBlock(b.text, label, c, b.start, b.end)
                for b, label, c in zip(head, labels, np.asarray(confidence, dtype=float).tolist(), strict=True)]

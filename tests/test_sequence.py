@@ -215,3 +215,27 @@ def test_the_title_the_page_announces_wins_when_only_one_block_matches_it():
     assert coherent_labels(_proba(rows), list(LABELS), texts)[0][1] == "title"
     twice = texts[:1] + ["Storm hits the coast"] + texts[2:]
     assert coherent_labels(_proba(rows), list(LABELS), twice, title_hint=hint)[0][1] == "title"
+
+
+def test_an_item_of_a_teaser_list_is_a_teaser_when_the_classifier_half_sees_it():
+    # A "Most read" list of five linked headlines after the article: the classifier finds three,
+    # gives the fourth 0.3 of teaser and the fifth 0.1; a link-heavy share button in another
+    # element gets 0.3 too.
+    rows = ([{"title": 0.9}] + [{"body": 0.95}] * 3 + [{"other": 0.9}] + [{"teaser_headline": 0.8}] * 3
+            + [{"other": 0.6, "teaser_headline": 0.3}, {"other": 0.85, "teaser_headline": 0.1},
+               {"other": 0.6, "teaser_headline": 0.3}])
+    texts = (["Title"] + ["A paragraph of the article, long enough to weigh. " * 4] * 3 + ["Most read"]
+             + [f"Another story's headline number {k}" for k in range(5)] + ["Share on Facebook"])
+    containers = ([("h1", "")] + [("article>p", "body")] * 3 + [("aside>h3", "popular")]
+                  + [("aside>ul>li", "popular")] * 5 + [("div>a", "share")])
+    link_heavy = [False] * 5 + [True] * 6
+    labels, confidence = coherent_labels(_proba(rows), list(LABELS), texts, containers, [False] * 11,
+                                         link_heavy=link_heavy)
+    assert labels[5:] == ["teaser_headline"] * 4 + ["other", "other"]
+    assert abs(confidence[8] - 0.3 - 0.1 / 3) < 1e-9  # its teaser probability, both roles
+    # not without the markup (plain text), nor for a block that is not mostly link text
+    labels, _ = coherent_labels(_proba(rows), list(LABELS), texts)
+    assert labels[8] == "other"
+    labels, _ = coherent_labels(_proba(rows), list(LABELS), texts, containers, [False] * 11,
+                                link_heavy=[False] * 8 + [False, True, True])
+    assert labels[8] == "other"
