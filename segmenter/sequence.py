@@ -16,6 +16,9 @@ and imposes what a page looks like:
 3. A teaser blurb follows its headline (or another blurb, or one metadata line after either);
    an orphan blurb becomes a headline when the classifier finds that likelier than other; and of
    two headlines in a row, a longer second one that ends like a summary is the first one's blurb.
+   On HTML, a teaser list's items share an element: a block of one holding two or more teaser
+   headlines is one more when it is mostly link text and the classifier gives it some teaser
+   probability (``TEASER_LIST_P``).
 The region then grows by a long paragraph right at its edge that the classifier half believes
 is body or a blurb (``EXTEND_MIN``; a lead reads like a blurb), and, on HTML, along its own
 container: by adjacent blocks in the same element path and class words as its edge block that
