@@ -63,6 +63,11 @@ TITLE_MIN = 0.2       # the best title candidate needs at least this title proba
 # second fold assignment: 0.636 -> 0.641, 0.835 -> 0.851, 0.556 -> 0.556, 0.872 -> 0.889.
 TITLE_FADE_BLOCKS = 20
 TITLE_MIN_WITH_BODY = 0.1
+# A runner-up title outside the body used to take the likeliest other label even when the
+# classifier gave every one almost nothing (a breadcrumb holding the headline came out a teaser
+# headline of confidence 0.00); it is a teaser only with this much teaser probability, else other.
+# Out of fold, teaser F1 within 0.001 on three fold assignments.
+DEMOTED_TEASER_MIN = 0.1
 # On HTML with a body, a candidate the page's own <title>/og:title holds (its words, in order, at least
 # this share of the title's: "Headline - Site" holds the headline, not a "Site" logo line) is the
 # title when it is the only such candidate, whatever the classifier's title probability (it gives
@@ -318,9 +323,20 @@ def _one_title(p: np.ndarray, labels: list[str], last: int, region: range, annou
             if i in region and p[i, _INDEX[BODY]] >= GAP_BODY_MIN:
                 labels[i] = BODY
             else:
-                labels[i] = _best_except(p[i], (TITLE, BODY))
+                labels[i] = _demoted_title(p[i])
     if best is not None and title_p[best] >= bar:
         labels[best] = TITLE
+
+
+def _demoted_title(row: np.ndarray) -> str:
+    """The label of a runner-up title outside the body: the likeliest of the rest, but a teaser only
+    when the classifier gives it DEMOTED_TEASER_MIN of teaser; else other (a breadcrumb or kicker
+    repeating the headline, which the classifier takes for the title and for nothing else)."""
+    label = _best_except(row, (TITLE, BODY))
+    if label in (TEASER_HEADLINE, TEASER_BLURB) and (
+            row[_INDEX[TEASER_HEADLINE]] + row[_INDEX[TEASER_BLURB]] < DEMOTED_TEASER_MIN):
+        return OTHER
+    return label
 
 
 def _attach_blurbs(p: np.ndarray, labels: list[str]) -> None:

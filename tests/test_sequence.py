@@ -239,3 +239,17 @@ def test_an_item_of_a_teaser_list_is_a_teaser_when_the_classifier_half_sees_it()
     labels, _ = coherent_labels(_proba(rows), list(LABELS), texts, containers, [False] * 11,
                                 link_heavy=[False] * 8 + [False, True, True])
     assert labels[8] == "other"
+
+
+def test_a_runner_up_title_is_a_teaser_only_when_the_classifier_sees_one():
+    # Two headline-like lines far above the body: a breadcrumb holding the headline, which the
+    # classifier takes for the title and for little else (teaser a hair above other, both near 0),
+    # and another story's headline with some teaser probability; the line above the body is the title.
+    breadcrumb = {"title": 0.99, "teaser_headline": 0.006, "other": 0.002}
+    rows = ([breadcrumb, {"title": 0.6, "teaser_headline": 0.3}] + [{"other": 0.9}] * 25
+            + [{"title": 0.9}] + [{"body": 0.95}] * 4)
+    texts = (["Home News Storm hits the coast", "Elections: the count goes on"] + ["Menu item"] * 25
+             + ["Storm hits the coast"] + ["A paragraph of the article, long enough to weigh. " * 4] * 4)
+    labels, _ = coherent_labels(_proba(rows), list(LABELS), texts)
+    assert labels[27] == "title"
+    assert labels[0] == "other" and labels[1] == "teaser_headline"
