@@ -18,7 +18,8 @@ and imposes what a page looks like:
    two headlines in a row, a longer second one that ends like a summary is the first one's blurb.
    On HTML, a teaser list's items share an element: a block of one holding two or more teaser
    headlines is one more when it is mostly link text and the classifier gives it some teaser
-   probability (``TEASER_LIST_P``).
+   probability (``TEASER_LIST_P``); conversely, a doubted teaser headline among mostly other links
+   of its element (a menu) is one more menu link (``MENU_TEASER_P``).
 The region then grows by a long paragraph right at its edge that the classifier half believes
 is body or a blurb (``EXTEND_MIN``; a lead reads like a blurb), and, on HTML, along its own
 container: by adjacent blocks in the same element path and class words as its edge block that
@@ -103,6 +104,12 @@ BLURB_LENGTH_RATIO = 1.3  # a blurb is longer than its headline
 TEASER_LIST_MIN = 2
 TEASER_LIST_P = 0.2
 TEASER_LIST_LINK_DENSITY = 0.5
+# And the converse (see _menu_links): where an element's link-heavy blocks, at least MENU_MIN_LINKS,
+# are mostly not teaser headlines, a headline among them below MENU_TEASER_P of teaser is a menu
+# link. Out of fold, HTML teaser F1 +0.001 to +0.010 on six sets (three fold assignments, three
+# models), body unchanged; a bar of 0.6 or 0.8 within 0.002, two links instead of three the same.
+MENU_MIN_LINKS = 3
+MENU_TEASER_P = 0.7
 _INDEX = {label: i for i, label in enumerate(LABELS)}
 
 
@@ -176,6 +183,7 @@ def coherent_labels(proba: np.ndarray, classes: list[str], texts: list[str] | No
                   for label, caption in zip(labels, captions, strict=True)]
     if containers is not None and link_heavy is not None:
         paired |= _teaser_list_items(p, labels, containers, link_heavy)
+        _menu_links(p, labels, containers, link_heavy)
     confidence = p[np.arange(n), [_INDEX[label] for label in labels]]
     for i in paired:  # the classifier found a teaser; the pairing or its list only decided its role
         confidence[i] = p[i, _INDEX[TEASER_HEADLINE]] + p[i, _INDEX[TEASER_BLURB]]
@@ -243,6 +251,19 @@ def _teaser_list_items(p: np.ndarray, labels: list[str], containers: list[Hashab
     for i in items:
         labels[i] = TEASER_HEADLINE
     return items
+
+
+def _menu_links(p: np.ndarray, labels: list[str], containers: list[Hashable], link_heavy: list[bool]) -> None:
+    """The converse of a teaser list: in an element of at least MENU_MIN_LINKS link-heavy blocks of
+    which under half are teaser headlines (a menu, a list of sections or guides), a teaser headline
+    the classifier is not sure of (under MENU_TEASER_P) is one more menu link: other."""
+    linked = Counter(c for c, heavy in zip(containers, link_heavy, strict=True) if heavy)
+    headlines = Counter(c for c, label in zip(containers, labels, strict=True) if label == TEASER_HEADLINE)
+    teaser = (p[:, _INDEX[TEASER_HEADLINE]] + p[:, _INDEX[TEASER_BLURB]]).tolist()
+    for i, (container, label) in enumerate(zip(containers, labels, strict=True)):
+        if (label == TEASER_HEADLINE and teaser[i] < MENU_TEASER_P and linked[container] >= MENU_MIN_LINKS
+                and 2 * headlines[container] < linked[container]):
+            labels[i] = OTHER
 
 
 def is_caption(block: Block) -> bool:

@@ -253,3 +253,18 @@ def test_a_runner_up_title_is_a_teaser_only_when_the_classifier_sees_one():
     labels, _ = coherent_labels(_proba(rows), list(LABELS), texts)
     assert labels[27] == "title"
     assert labels[0] == "other" and labels[1] == "teaser_headline"
+
+
+def test_a_doubted_teaser_among_menu_links_is_a_menu_link():
+    # A footer menu of five links; the classifier half takes one for a teaser headline (0.5), and
+    # is sure of another (0.9, kept): two headlines among five links make a menu, not a list.
+    rows = ([{"title": 0.9}] + [{"body": 0.95}] * 3 + [{"other": 0.9}, {"teaser_headline": 0.5, "other": 0.4},
+            {"other": 0.9}, {"teaser_headline": 0.9}, {"other": 0.9}])
+    texts = (["Title"] + ["A paragraph of the article, long enough to weigh. " * 4] * 3
+             + ["About us", "Editorial ethics and guidelines", "Contact", "Storm hits the coast again", "Jobs"])
+    containers = [("h1", "")] + [("article>p", "body")] * 3 + [("footer>ul>li", "menu")] * 5
+    link_heavy = [False] * 4 + [True] * 5
+    labels, _ = coherent_labels(_proba(rows), list(LABELS), texts, containers, [False] * 9, link_heavy=link_heavy)
+    assert labels[4:] == ["other", "other", "other", "teaser_headline", "other"]
+    labels, _ = coherent_labels(_proba(rows), list(LABELS), texts)  # no markup: the classifier's label
+    assert labels[5] == "teaser_headline"
