@@ -182,8 +182,9 @@ def coherent_labels(proba: np.ndarray, classes: list[str], texts: list[str] | No
         labels = [OTHER if label == BODY and caption else label
                   for label, caption in zip(labels, captions, strict=True)]
     if containers is not None and link_heavy is not None:
-        paired |= _teaser_list_items(p, labels, containers, link_heavy)
-        _menu_links(p, labels, containers, link_heavy)
+        teaser = (p[:, _INDEX[TEASER_HEADLINE]] + p[:, _INDEX[TEASER_BLURB]]).tolist()  # both roles
+        paired |= _teaser_list_items(teaser, labels, containers, link_heavy)
+        _menu_links(teaser, labels, containers, link_heavy)
     confidence = p[np.arange(n), [_INDEX[label] for label in labels]]
     for i in paired:  # the classifier found a teaser; the pairing or its list only decided its role
         confidence[i] = p[i, _INDEX[TEASER_HEADLINE]] + p[i, _INDEX[TEASER_BLURB]]
@@ -238,13 +239,12 @@ def is_link_heavy(block: Block) -> bool:
     return block.link_density >= TEASER_LIST_LINK_DENSITY
 
 
-def _teaser_list_items(p: np.ndarray, labels: list[str], containers: list[Hashable],
+def _teaser_list_items(teaser: list[float], labels: list[str], containers: list[Hashable],
                        link_heavy: list[bool]) -> set[int]:
     """Blocks made teaser headlines because they are items of a teaser list: in an element holding at
     least TEASER_LIST_MIN teaser headlines, a link-heavy block labelled other that the classifier
-    gives at least TEASER_LIST_P of teaser (headline or blurb)."""
+    gives at least TEASER_LIST_P of teaser (``teaser``: headline and blurb together)."""
     headlines = Counter(c for c, label in zip(containers, labels, strict=True) if label == TEASER_HEADLINE)
-    teaser = (p[:, _INDEX[TEASER_HEADLINE]] + p[:, _INDEX[TEASER_BLURB]]).tolist()
     items = {i for i, (container, label) in enumerate(zip(containers, labels, strict=True))
              if label == OTHER and link_heavy[i] and teaser[i] >= TEASER_LIST_P
              and headlines[container] >= TEASER_LIST_MIN}
@@ -253,13 +253,12 @@ def _teaser_list_items(p: np.ndarray, labels: list[str], containers: list[Hashab
     return items
 
 
-def _menu_links(p: np.ndarray, labels: list[str], containers: list[Hashable], link_heavy: list[bool]) -> None:
+def _menu_links(teaser: list[float], labels: list[str], containers: list[Hashable], link_heavy: list[bool]) -> None:
     """The converse of a teaser list: in an element of at least MENU_MIN_LINKS link-heavy blocks of
     which under half are teaser headlines (a menu, a list of sections or guides), a teaser headline
     the classifier is not sure of (under MENU_TEASER_P) is one more menu link: other."""
     linked = Counter(c for c, heavy in zip(containers, link_heavy, strict=True) if heavy)
     headlines = Counter(c for c, label in zip(containers, labels, strict=True) if label == TEASER_HEADLINE)
-    teaser = (p[:, _INDEX[TEASER_HEADLINE]] + p[:, _INDEX[TEASER_BLURB]]).tolist()
     for i, (container, label) in enumerate(zip(containers, labels, strict=True)):
         if (label == TEASER_HEADLINE and teaser[i] < MENU_TEASER_P and linked[container] >= MENU_MIN_LINKS
                 and 2 * headlines[container] < linked[container]):
